@@ -1,0 +1,292 @@
+//! Server functions: typed public endpoints shared by the wasm client and the server.
+//! Each is a thin shell over its server half in `crate::ssr`, which authorizes itself.
+//!
+//! Error policy: every server function returns [`AppError`]. A user's mistake is a
+//! specific 4xx variant with a message meant for them; anything else is logged on the
+//! server and reaches the client only as [`AppError::Internal`], never with SQL or a
+//! stack trace. The server maps each variant to its HTTP status in one place.
+
+use crate::auth::{Caller, Role};
+use crate::catalog::{Action, Category, EventType};
+use crate::entry::Entry;
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use server_fn::codec::{Json, JsonEncoding};
+use server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    TooManyRequests(String),
+    #[error("an internal error occurred; it has been logged")]
+    Internal,
+    /// The request did not reach the server function (network, unreachable server).
+    #[error("the server could not be reached: {0}")]
+    Transport(String),
+}
+
+impl AppError {
+    /// The HTTP status the server answers with for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Unauthorized(_) => 401,
+            AppError::Forbidden(_) => 403,
+            AppError::NotFound(_) => 404,
+            AppError::BadRequest(_) => 400,
+            AppError::TooManyRequests(_) => 429,
+            AppError::Internal => 500,
+            AppError::Transport(_) => 502,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => {
+                AppError::BadRequest(format!("invalid arguments: {m}"))
+            }
+            // On the server, decoding fails only on the caller's arguments; in the
+            // browser it means the answer could not be read.
+            ServerFnErrorErr::Deserialization(m) if cfg!(feature = "ssr") => {
+                AppError::BadRequest(format!("invalid arguments: {m}"))
+            }
+            ServerFnErrorErr::ServerError(_)
+            | ServerFnErrorErr::MiddlewareError(_)
+            | ServerFnErrorErr::Serialization(_) => AppError::Internal,
+            other => AppError::Transport(other.to_string()),
+        }
+    }
+}
+
+/// The logged-in user, as the UI sees them. Carries no secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub email: String,
+    pub name: Option<String>,
+    pub tenant_slug: Option<String>,
+    pub role: Option<Role>,
+    pub super_admin: bool,
+    pub grants: Vec<String>,
+}
+
+impl From<Caller> for Me {
+    fn from(c: Caller) -> Self {
+        Me {
+            email: c.email,
+            name: c.name,
+            tenant_slug: c.tenant_slug,
+            role: c.role,
+            super_admin: c.super_admin,
+            grants: c.grants,
+        }
+    }
+}
+
+impl Me {
+    /// Whether the tenant-wide feed is theirs to read (the server decides anyway).
+    pub fn sees_tenant_feed(&self) -> bool {
+        self.role.is_some_and(|r| r >= Role::Admin)
+    }
+
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(n) => format!("{n} <{}>", self.email),
+            None => self.email.clone(),
+        }
+    }
+}
+
+/// The filters a feed accepts. Every field is optional; absent means "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedFilter {
+    pub category: Option<Category>,
+    pub event_type: Option<EventType>,
+    pub action: Option<Action>,
+    pub instance_id: Option<String>,
+}
+
+/// One page of a feed, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedPage {
+    pub tenant_slug: String,
+    pub tenant_name: String,
+    pub entries: Vec<Entry>,
+    /// Pass back as `cursor` to load the next (older) page; `None` at the end.
+    pub next_cursor: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceView {
+    pub id: String,
+    pub name: String,
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MasterRow {
+    pub tenant_slug: String,
+    pub tenant_name: String,
+    pub entry: Entry,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MasterPage {
+    /// Every tenant, (slug, name), for the tenant filter.
+    pub tenants: Vec<(String, String)>,
+    pub rows: Vec<MasterRow>,
+    pub next_cursor: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub removed: bool,
+    pub has_password: bool,
+    pub grants: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedUser {
+    pub user: UserView,
+    /// A one-time link for the new user to set a password; shown once.
+    pub set_password_link: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyView {
+    pub id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedApiKey {
+    pub key: ApiKeyView,
+    /// The secret, shown once; Stele keeps only its hash.
+    pub secret: String,
+}
+
+/// Entries per feed page.
+pub const FEED_PAGE_SIZE: u32 = 50;
+
+/// Who is logged in, if anyone.
+#[server(prefix = "/api", endpoint = "current_user", input = Json)]
+pub async fn current_user() -> Result<Option<Me>, AppError> {
+    crate::ssr::session::me().await
+}
+
+#[server(prefix = "/api", endpoint = "login", input = Json)]
+pub async fn login(email: String, password: String) -> Result<Me, AppError> {
+    crate::ssr::session::login(email, password).await
+}
+
+#[server(prefix = "/api", endpoint = "logout", input = Json)]
+pub async fn logout() -> Result<(), AppError> {
+    crate::ssr::session::logout().await
+}
+
+#[server(prefix = "/api", endpoint = "set_password", input = Json)]
+pub async fn set_password(token: String, password: String) -> Result<(), AppError> {
+    crate::ssr::session::set_password(token, password).await
+}
+
+/// The tenant feed (admins, owners, super admins), newest first, keyset-paged by seq.
+/// `tenant` is a slug; without it, the caller's own tenant.
+#[server(prefix = "/api", endpoint = "tenant_feed", input = Json)]
+pub async fn tenant_feed(
+    tenant: Option<String>,
+    filter: FeedFilter,
+    cursor: Option<i64>,
+) -> Result<FeedPage, AppError> {
+    crate::ssr::feeds::tenant_feed(tenant, filter, cursor).await
+}
+
+/// One instance's feed (members with a grant, admins, owners, super admins).
+#[server(prefix = "/api", endpoint = "instance_feed", input = Json)]
+pub async fn instance_feed(
+    tenant: Option<String>,
+    instance_id: String,
+    filter: FeedFilter,
+    cursor: Option<i64>,
+) -> Result<FeedPage, AppError> {
+    crate::ssr::feeds::instance_feed(tenant, instance_id, filter, cursor).await
+}
+
+/// The instances whose history the caller may read.
+#[server(prefix = "/api", endpoint = "instances", input = Json)]
+pub async fn instances(tenant: Option<String>) -> Result<Vec<InstanceView>, AppError> {
+    crate::ssr::feeds::instances(tenant).await
+}
+
+/// The cross-tenant master view (super admins).
+#[server(prefix = "/api", endpoint = "master_feed", input = Json)]
+pub async fn master_feed(
+    tenant: Option<String>,
+    filter: FeedFilter,
+    cursor: Option<Uuid>,
+) -> Result<MasterPage, AppError> {
+    crate::ssr::feeds::master_feed(tenant, filter, cursor).await
+}
+
+#[server(prefix = "/api", endpoint = "users", input = Json)]
+pub async fn users() -> Result<Vec<UserView>, AppError> {
+    crate::ssr::admin::users().await
+}
+
+#[server(prefix = "/api", endpoint = "create_user", input = Json)]
+pub async fn create_user(email: String, name: String, role: Role) -> Result<CreatedUser, AppError> {
+    crate::ssr::admin::create_user(email, name, role).await
+}
+
+#[server(prefix = "/api", endpoint = "change_role", input = Json)]
+pub async fn change_role(user_id: Uuid, role: Role) -> Result<UserView, AppError> {
+    crate::ssr::admin::change_role(user_id, role).await
+}
+
+#[server(prefix = "/api", endpoint = "remove_user", input = Json)]
+pub async fn remove_user(user_id: Uuid) -> Result<(), AppError> {
+    crate::ssr::admin::remove_user(user_id).await
+}
+
+#[server(prefix = "/api", endpoint = "set_grant", input = Json)]
+pub async fn set_grant(
+    user_id: Uuid,
+    instance_id: String,
+    granted: bool,
+) -> Result<UserView, AppError> {
+    crate::ssr::admin::set_grant(user_id, instance_id, granted).await
+}
+
+#[server(prefix = "/api", endpoint = "api_keys", input = Json)]
+pub async fn api_keys() -> Result<Vec<ApiKeyView>, AppError> {
+    crate::ssr::admin::api_keys().await
+}
+
+#[server(prefix = "/api", endpoint = "create_api_key", input = Json)]
+pub async fn create_api_key(name: String, scopes: Vec<String>) -> Result<CreatedApiKey, AppError> {
+    crate::ssr::admin::create_api_key(name, scopes).await
+}
+
+#[server(prefix = "/api", endpoint = "revoke_api_key", input = Json)]
+pub async fn revoke_api_key(id: Uuid) -> Result<(), AppError> {
+    crate::ssr::admin::revoke_api_key(id).await
+}

@@ -1,0 +1,372 @@
+//! Administration for owners and admins: users, roles, instance grants, API keys.
+//! Every change is audited in the access category, with before and after values, in
+//! the same transaction as the change.
+
+use super::secrets::{random_token, token_hash};
+use super::session::{require_session, Session};
+use super::{state, AppState};
+use crate::api::{ApiKeyView, AppError, CreatedApiKey, CreatedUser, UserView};
+use crate::auth::{require, Permission, Role, Scope};
+use crate::catalog::EventType;
+use crate::entry::NewEntry;
+use crate::store::{ApiKeyRecord, Mutation, UserRecord};
+use chrono::{Duration, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+/// Scopes an API key may carry.
+pub const API_KEY_SCOPES: [&str; 2] = ["events:write", "events:read"];
+/// How long a set-password link stays valid.
+pub const SET_PASSWORD_HOURS: i64 = 72;
+
+/// The caller's own tenant, after checking they may manage its access.
+async fn managing(state: &AppState) -> Result<(Session, Uuid), AppError> {
+    let session = require_session(state).await?;
+    let tenant = session.caller.tenant_id.ok_or_else(|| {
+        AppError::BadRequest("platform accounts manage no tenant's users".to_owned())
+    })?;
+    require(
+        Some(&session.caller),
+        Permission::ManageAccess,
+        Scope::Tenant(tenant),
+    )?;
+    Ok((session, tenant))
+}
+
+/// A user of the caller's tenant (others answer 404).
+async fn load_user(state: &AppState, tenant: Uuid, id: Uuid) -> Result<UserRecord, AppError> {
+    state
+        .store
+        .user_by_id(id)
+        .await?
+        .filter(|u| u.tenant_id == Some(tenant) && !u.removed)
+        .ok_or_else(|| AppError::NotFound("user not found".to_owned()))
+}
+
+fn label(u: &UserRecord) -> String {
+    crate::entry::Actor::user(u.id.to_string(), u.name.as_deref(), Some(&u.email)).label
+}
+
+/// Admins manage members and admins; only owners touch owners.
+fn may_manage(session: &Session, target_role: Role) -> Result<(), AppError> {
+    let mine = session.caller.role.unwrap_or(Role::Member);
+    if target_role > mine {
+        return Err(AppError::Forbidden(format!(
+            "forbidden: an {mine} cannot manage an {target_role}"
+        )));
+    }
+    Ok(())
+}
+
+async fn view(state: &AppState, u: UserRecord) -> Result<UserView, AppError> {
+    let grants = state.store.grants_of(u.id).await?;
+    Ok(UserView {
+        id: u.id,
+        email: u.email,
+        name: u.name,
+        role: u.role,
+        removed: u.removed,
+        has_password: u.password_hash.is_some(),
+        grants,
+    })
+}
+
+pub async fn users() -> Result<Vec<UserView>, AppError> {
+    let state = state()?;
+    let (_, tenant) = managing(&state).await?;
+    let mut out = Vec::new();
+    for u in state.store.users_of(tenant).await? {
+        out.push(view(&state, u).await?);
+    }
+    Ok(out)
+}
+
+pub async fn create_user(email: String, name: String, role: Role) -> Result<CreatedUser, AppError> {
+    let state = state()?;
+    let (session, tenant) = managing(&state).await?;
+    let email = email.trim().to_owned();
+    let name = Some(name.trim().to_owned()).filter(|n| !n.is_empty());
+    if email.len() > 254 || !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
+        return Err(AppError::BadRequest(format!(
+            "`{email}` is not an email address"
+        )));
+    }
+    may_manage(&session, role)?;
+    let user = UserRecord {
+        id: Uuid::now_v7(),
+        tenant_id: Some(tenant),
+        email: email.clone(),
+        name: name.clone(),
+        role: Some(role),
+        super_admin: false,
+        password_hash: None,
+        removed: false,
+    };
+    let token = random_token();
+    let entry = NewEntry::new(
+        EventType::UserInvited,
+        session.actor(),
+        format!("Invited {} as {role}", label(&user)),
+    )
+    .target("user", user.id.to_string(), Some(&label(&user)))
+    .change("email", None, Some(json!(email)))
+    .change("name", None, name.as_ref().map(|n| json!(n)))
+    .change("role", None, Some(json!(role.as_str())))
+    .context(session.context());
+    let mutation = Mutation::CreateUser {
+        user: user.clone(),
+        set_password: Some((
+            token_hash(&token),
+            Utc::now() + Duration::hours(SET_PASSWORD_HOURS),
+        )),
+    };
+    state.store.commit(tenant, mutation, vec![entry]).await?;
+    Ok(CreatedUser {
+        set_password_link: format!("{}/set-password?token={token}", state.public_url),
+        user: view(&state, user).await?,
+    })
+}
+
+pub async fn change_role(user_id: Uuid, role: Role) -> Result<UserView, AppError> {
+    let state = state()?;
+    let (session, tenant) = managing(&state).await?;
+    let user = load_user(&state, tenant, user_id).await?;
+    if user.id == session.caller.user_id {
+        return Err(AppError::BadRequest(
+            "you cannot change your own role".to_owned(),
+        ));
+    }
+    let old = user.role.unwrap_or(Role::Member);
+    may_manage(&session, old)?;
+    may_manage(&session, role)?;
+    if old == role {
+        return Err(AppError::BadRequest(format!(
+            "{} already is {role}",
+            user.email
+        )));
+    }
+    let entry = NewEntry::new(
+        EventType::UserRoleChanged,
+        session.actor(),
+        format!("Changed the role of {} from {old} to {role}", label(&user)),
+    )
+    .target("user", user.id.to_string(), Some(&label(&user)))
+    .change(
+        "role",
+        Some(json!(old.as_str())),
+        Some(json!(role.as_str())),
+    )
+    .context(session.context());
+    state
+        .store
+        .commit(tenant, Mutation::ChangeRole { user_id, role }, vec![entry])
+        .await?;
+    view(&state, load_user(&state, tenant, user_id).await?).await
+}
+
+pub async fn remove_user(user_id: Uuid) -> Result<(), AppError> {
+    let state = state()?;
+    let (session, tenant) = managing(&state).await?;
+    let user = load_user(&state, tenant, user_id).await?;
+    if user.id == session.caller.user_id {
+        return Err(AppError::BadRequest(
+            "you cannot remove yourself".to_owned(),
+        ));
+    }
+    let role = user.role.unwrap_or(Role::Member);
+    may_manage(&session, role)?;
+    let entry = NewEntry::new(
+        EventType::UserRemoved,
+        session.actor(),
+        format!("Removed {}", label(&user)),
+    )
+    .target("user", user.id.to_string(), Some(&label(&user)))
+    .change("email", Some(json!(user.email)), None)
+    .change("role", Some(json!(role.as_str())), None)
+    .context(session.context());
+    state
+        .store
+        .commit(tenant, Mutation::RemoveUser { user_id }, vec![entry])
+        .await?;
+    Ok(())
+}
+
+pub async fn set_grant(
+    user_id: Uuid,
+    instance_id: String,
+    granted: bool,
+) -> Result<UserView, AppError> {
+    let state = state()?;
+    let (session, tenant) = managing(&state).await?;
+    let user = load_user(&state, tenant, user_id).await?;
+    let instance = state
+        .store
+        .instances(tenant)
+        .await?
+        .into_iter()
+        .find(|i| i.id == instance_id)
+        .ok_or_else(|| AppError::NotFound("instance not found".to_owned()))?;
+    let had = state.store.grants_of(user_id).await?.contains(&instance_id);
+    if had == granted {
+        return Err(AppError::BadRequest(format!(
+            "{} {} access to {}",
+            user.email,
+            if granted { "already has" } else { "has no" },
+            instance.name
+        )));
+    }
+    let (event, verb, mutation) = if granted {
+        (
+            EventType::InstanceAccessGranted,
+            "Granted",
+            Mutation::Grant {
+                user_id,
+                instance_id: instance_id.clone(),
+            },
+        )
+    } else {
+        (
+            EventType::InstanceAccessRevoked,
+            "Revoked",
+            Mutation::Revoke {
+                user_id,
+                instance_id: instance_id.clone(),
+            },
+        )
+    };
+    let entry = NewEntry::new(
+        event,
+        session.actor(),
+        format!("{verb} {} access to {}", label(&user), instance.name),
+    )
+    .instance(&instance.id, &instance.name)
+    .target("user", user.id.to_string(), Some(&label(&user)))
+    .change("access", Some(json!(had)), Some(json!(granted)))
+    .context(session.context());
+    state.store.commit(tenant, mutation, vec![entry]).await?;
+    view(&state, user).await
+}
+
+fn key_view(k: ApiKeyRecord) -> ApiKeyView {
+    ApiKeyView {
+        id: k.id,
+        name: k.name,
+        prefix: k.prefix,
+        scopes: k.scopes,
+        created_at: k.created_at,
+        revoked: k.revoked,
+    }
+}
+
+pub async fn api_keys() -> Result<Vec<ApiKeyView>, AppError> {
+    let state = state()?;
+    let (_, tenant) = managing(&state).await?;
+    Ok(state
+        .store
+        .api_keys(tenant)
+        .await?
+        .into_iter()
+        .map(key_view)
+        .collect())
+}
+
+/// Issues a key for a tenant; the secret is returned here once and stored only hashed.
+pub async fn issue_api_key(
+    state: &AppState,
+    tenant: Uuid,
+    name: &str,
+    scopes: &[String],
+    session: Option<&Session>,
+) -> Result<(ApiKeyRecord, String), AppError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::BadRequest(
+            "an API key needs a name of 1 to 100 characters".to_owned(),
+        ));
+    }
+    if scopes.is_empty() {
+        return Err(AppError::BadRequest(
+            "an API key needs at least one scope".to_owned(),
+        ));
+    }
+    if let Some(bad) = scopes
+        .iter()
+        .find(|s| !API_KEY_SCOPES.contains(&s.as_str()))
+    {
+        return Err(AppError::BadRequest(format!(
+            "unknown scope `{bad}`: expected {}",
+            API_KEY_SCOPES.join(" or ")
+        )));
+    }
+    let secret = format!("stk_{}", random_token());
+    let key = ApiKeyRecord {
+        id: Uuid::now_v7(),
+        tenant_id: tenant,
+        name: name.to_owned(),
+        prefix: secret[..12].to_owned(),
+        scopes: scopes.to_vec(),
+        created_at: Utc::now(),
+        revoked: false,
+    };
+    let actor = session.map_or_else(crate::entry::Actor::system, Session::actor);
+    let mut entry = NewEntry::new(
+        EventType::ApiKeyCreated,
+        actor,
+        format!("Created API key \"{name}\""),
+    )
+    .target("api_key", key.id.to_string(), Some(name))
+    .change("name", None, Some(json!(name)))
+    .change("scopes", None, Some(json!(scopes)))
+    .meta("prefix", json!(key.prefix));
+    if let Some(s) = session {
+        entry = entry.context(s.context());
+    }
+    state
+        .store
+        .commit(
+            tenant,
+            Mutation::CreateApiKey {
+                key: key.clone(),
+                key_hash: token_hash(&secret),
+                created_by: session.map(|s| s.caller.user_id),
+            },
+            vec![entry],
+        )
+        .await?;
+    Ok((key, secret))
+}
+
+pub async fn create_api_key(name: String, scopes: Vec<String>) -> Result<CreatedApiKey, AppError> {
+    let state = state()?;
+    let (session, tenant) = managing(&state).await?;
+    let (key, secret) = issue_api_key(&state, tenant, &name, &scopes, Some(&session)).await?;
+    Ok(CreatedApiKey {
+        key: key_view(key),
+        secret,
+    })
+}
+
+pub async fn revoke_api_key(id: Uuid) -> Result<(), AppError> {
+    let state = state()?;
+    let (session, tenant) = managing(&state).await?;
+    let key = state
+        .store
+        .api_keys(tenant)
+        .await?
+        .into_iter()
+        .find(|k| k.id == id && !k.revoked)
+        .ok_or_else(|| AppError::NotFound("API key not found".to_owned()))?;
+    let entry = NewEntry::new(
+        EventType::ApiKeyRevoked,
+        session.actor(),
+        format!("Revoked API key \"{}\"", key.name),
+    )
+    .target("api_key", key.id.to_string(), Some(&key.name))
+    .change("revoked", Some(json!(false)), Some(json!(true)))
+    .context(session.context());
+    state
+        .store
+        .commit(tenant, Mutation::RevokeApiKey { id }, vec![entry])
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! The server halves of the server functions. Each reads load → authorize → perform →
+//! respond; authorization always goes through [`crate::auth::require`].
+
+pub mod admin;
+pub mod feeds;
+pub mod secrets;
+pub mod session;
+pub mod throttle;
+
+use crate::api::AppError;
+use crate::store::{Store, StoreError};
+use leptos::prelude::use_context;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// What every server function can reach, provided per request by the server.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    /// The tenant that holds platform-level entries (super admins' logins, failed
+    /// logins for unknown emails).
+    pub platform_tenant: Uuid,
+    pub throttle: Arc<throttle::Throttle>,
+    /// Mark cookies `Secure` (set when Stele is served over https).
+    pub secure_cookies: bool,
+    /// Where set-password links point to, e.g. `http://127.0.0.1:3000`.
+    pub public_url: String,
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => AppError::NotFound(format!("{what} not found")),
+            StoreError::Conflict(m) | StoreError::Invalid(m) => AppError::BadRequest(m),
+            StoreError::Internal(source) => {
+                tracing::error!(error = %source, "store error");
+                AppError::Internal
+            }
+        }
+    }
+}
+
+pub(crate) fn state() -> Result<AppState, AppError> {
+    use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the server function context");
+        AppError::Internal
+    })
+}

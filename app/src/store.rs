@@ -1,0 +1,202 @@
+//! The storage trait (server only). Every backend implements exactly these
+//! insert-only operations; there is no update or delete of an entry here, and the
+//! only deletion Stele will ever have is the retention purge (SPEC "Retention").
+
+use crate::api::FeedFilter;
+use crate::auth::Role;
+use crate::entry::{Appended, Entry, NewEntry, Tenant};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// Which end of a tenant's log a listing starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Newest first; the cursor is "entries with seq below this".
+    #[default]
+    NewestFirst,
+    /// Oldest first; the cursor is "entries with seq above this".
+    OldestFirst,
+}
+
+/// A page request over one tenant's entries, keyset-paged by seq.
+#[derive(Debug, Clone, Default)]
+pub struct EntryQuery {
+    /// The tenant, or `None` for the cross-tenant master view.
+    pub tenant_id: Option<Uuid>,
+    pub filter: FeedFilter,
+    pub order: Order,
+    /// Keyset cursor within one tenant: a seq.
+    pub cursor: Option<i64>,
+    /// Page by entry id instead of seq (the master view, across tenants): ids are
+    /// UUIDv7, so time-ordered. `id_cursor` is then the keyset cursor.
+    pub page_by_id: bool,
+    pub id_cursor: Option<Uuid>,
+    pub limit: u32,
+}
+
+/// A user as stored. Server-only: it carries the password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: Uuid,
+    pub tenant_id: Option<Uuid>,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub super_admin: bool,
+    pub password_hash: Option<String>,
+    pub removed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub user_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    /// The first characters of the secret, shown to tell keys apart.
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRecord {
+    pub id: String,
+    pub name: String,
+    pub deleted: bool,
+}
+
+/// A change to accounts, committed in the same transaction as the entries that audit it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mutation {
+    /// Only the entries (e.g. a failed login).
+    None,
+    CreateSession {
+        id_hash: String,
+        user_id: Uuid,
+        expires_at: DateTime<Utc>,
+    },
+    RevokeSession {
+        id_hash: String,
+    },
+    /// Creates a user, with a one-time set-password token (hash and expiry) if given.
+    CreateUser {
+        user: UserRecord,
+        set_password: Option<(String, DateTime<Utc>)>,
+    },
+    /// Consumes a set-password token (it must be unused and unexpired) and sets the hash.
+    UsePasswordToken {
+        token_hash: String,
+        password_hash: String,
+    },
+    ChangeRole {
+        user_id: Uuid,
+        role: Role,
+    },
+    /// Marks the user removed and revokes their sessions and grants.
+    RemoveUser {
+        user_id: Uuid,
+    },
+    Grant {
+        user_id: Uuid,
+        instance_id: String,
+    },
+    Revoke {
+        user_id: Uuid,
+        instance_id: String,
+    },
+    CreateApiKey {
+        key: ApiKeyRecord,
+        key_hash: String,
+        created_by: Option<Uuid>,
+    },
+    RevokeApiKey {
+        id: Uuid,
+    },
+}
+
+/// The largest page a caller may ask for.
+pub const MAX_PAGE: u32 = 1_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    /// The source is logged on the server; clients only ever see a generic message.
+    #[error("internal store error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates a tenant; a taken slug is a [`StoreError::Conflict`].
+    async fn create_tenant(&self, slug: &str, name: &str) -> Result<Tenant, StoreError>;
+
+    async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, StoreError>;
+
+    async fn tenant_by_id(&self, id: Uuid) -> Result<Option<Tenant>, StoreError>;
+
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+
+    /// Appends a batch to one tenant's log in one transaction: all entries or none.
+    /// Writes per tenant are serialized, so seq has no gap; returns id, seq and hash
+    /// of each entry in batch order. Entries naming an instance keep the instance
+    /// registry current (and `instance.deleted` marks it deleted).
+    async fn append(
+        &self,
+        tenant_id: Uuid,
+        batch: Vec<NewEntry>,
+    ) -> Result<Vec<Appended>, StoreError> {
+        self.commit(tenant_id, Mutation::None, batch).await
+    }
+
+    /// Applies an account mutation and appends the entries that audit it, in one
+    /// transaction: both or neither.
+    async fn commit(
+        &self,
+        tenant_id: Uuid,
+        mutation: Mutation,
+        batch: Vec<NewEntry>,
+    ) -> Result<Vec<Appended>, StoreError>;
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError>;
+
+    async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError>;
+
+    /// The tenant's users, removed ones included, by email.
+    async fn users_of(&self, tenant_id: Uuid) -> Result<Vec<UserRecord>, StoreError>;
+
+    /// The instance ids a user was granted.
+    async fn grants_of(&self, user_id: Uuid) -> Result<Vec<String>, StoreError>;
+
+    async fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// The user a set-password token belongs to, if it is unused and unexpired.
+    async fn password_token_user(&self, token_hash: &str) -> Result<Option<Uuid>, StoreError>;
+
+    /// The tenant's instances, deleted ones included, by name.
+    async fn instances(&self, tenant_id: Uuid) -> Result<Vec<InstanceRecord>, StoreError>;
+
+    async fn api_keys(&self, tenant_id: Uuid) -> Result<Vec<ApiKeyRecord>, StoreError>;
+
+    /// One page of a tenant's entries matching the filter.
+    async fn list(&self, query: &EntryQuery) -> Result<Vec<Entry>, StoreError>;
+
+    /// One entry of one tenant; another tenant's entry is `None`.
+    async fn get(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<Entry>, StoreError>;
+
+    /// Whether the store answers (for `/healthz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,230 @@
+//! Administration for owners and admins: users, roles, instance grants, API keys.
+
+use super::ErrorState;
+use crate::api::{
+    api_keys, change_role, create_api_key, create_user, instances, remove_user, revoke_api_key,
+    set_grant, users, AppError, InstanceView, UserView,
+};
+use crate::auth::Role;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+#[component]
+pub fn AdminPage() -> impl IntoView {
+    // Bumped after every change, so the lists reload.
+    let version = RwSignal::new(0u32);
+    let notice = RwSignal::new(None::<Result<String, String>>);
+    let report = Callback::new(move |r: Result<String, AppError>| {
+        notice.set(Some(r.map_err(|e| e.to_string())));
+        version.update(|v| *v += 1);
+    });
+    let people = LocalResource::new(move || {
+        version.track();
+        users()
+    });
+    let fleet = LocalResource::new(move || {
+        version.track();
+        instances(None)
+    });
+    view! {
+        <section class="admin">
+            <h1>"Administration"</h1>
+            {move || notice.get().map(|n| match n {
+                Ok(m) => view! { <p class="form-ok" role="status">{m}</p> }.into_any(),
+                Err(e) => view! { <p class="form-error" role="alert">{e}</p> }.into_any(),
+            })}
+            <h2>"Users"</h2>
+            <Suspense fallback=|| view! { <p class="state">"Loading users…"</p> }>
+                {move || match (people.get(), fleet.get()) {
+                    (Some(Err(e)), _) | (_, Some(Err(e))) => view! { <ErrorState error=e/> }.into_any(),
+                    (Some(Ok(list)), Some(Ok(inst))) => view! { <UserTable users=list instances=inst report=report/> }.into_any(),
+                    _ => ().into_any(),
+                }}
+            </Suspense>
+            <NewUserForm report=report/>
+            <h2>"API keys"</h2>
+            <ApiKeys version=version report=report/>
+        </section>
+    }
+}
+
+#[component]
+fn UserTable(
+    users: Vec<UserView>,
+    instances: Vec<InstanceView>,
+    report: Callback<Result<String, AppError>>,
+) -> impl IntoView {
+    let live: Vec<InstanceView> = instances.into_iter().filter(|i| !i.deleted).collect();
+    view! {
+        <table class="users">
+            <thead><tr><th>"User"</th><th>"Role"</th><th>"Instance access (members)"</th><th></th></tr></thead>
+            <tbody>
+                {users.into_iter().filter(|u| !u.removed).map(|u| {
+                    let id = u.id;
+                    let email = u.email.clone();
+                    let role = u.role.unwrap_or(Role::Member);
+                    let grants = u.grants.clone();
+                    view! {
+                        <tr data-email=u.email.clone()>
+                            <td>{u.name.clone().unwrap_or_default()}" "<span class="muted">{u.email.clone()}</span>
+                                {(!u.has_password).then(|| view! { <span class="tag">"invited"</span> })}</td>
+                            <td>
+                                <select aria-label=format!("Role of {email}") on:change=move |ev| {
+                                    let Ok(new) = event_target_value(&ev).parse::<Role>() else { return };
+                                    spawn_local(async move {
+                                        report.run(change_role(id, new).await.map(|u| format!("{} is now {new}", u.email)));
+                                    });
+                                }>
+                                    {Role::ALL.into_iter().map(|r| view! {
+                                        <option value=r.as_str() selected=r == role>{r.as_str()}</option>
+                                    }).collect_view()}
+                                </select>
+                            </td>
+                            <td class="grants">
+                                {(role == Role::Member).then(|| live.iter().map(|i| {
+                                    let has = grants.contains(&i.id);
+                                    let iid = i.id.clone();
+                                    view! {
+                                        <label class="grant">
+                                            <input type="checkbox" checked=has on:change=move |_| {
+                                                let iid = iid.clone();
+                                                spawn_local(async move {
+                                                    report.run(set_grant(id, iid, !has).await.map(|u| format!("Updated access of {}", u.email)));
+                                                });
+                                            }/>
+                                            {i.name.clone()}
+                                        </label>
+                                    }
+                                }).collect_view())}
+                            </td>
+                            <td>
+                                <button class="danger" on:click=move |_| {
+                                    spawn_local(async move {
+                                        report.run(remove_user(id).await.map(|()| "User removed".to_owned()));
+                                    });
+                                }>"Remove"</button>
+                            </td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn NewUserForm(report: Callback<Result<String, AppError>>) -> impl IntoView {
+    let email = RwSignal::new(String::new());
+    let name = RwSignal::new(String::new());
+    let role = RwSignal::new(Role::Member);
+    let link = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        spawn_local(async move {
+            match create_user(
+                email.get_untracked(),
+                name.get_untracked(),
+                role.get_untracked(),
+            )
+            .await
+            {
+                Ok(created) => {
+                    link.set(Some(created.set_password_link));
+                    report.run(Ok(format!("Invited {}", created.user.email)));
+                }
+                Err(e) => report.run(Err(e)),
+            }
+        });
+    };
+    view! {
+        <form class="inline-form" on:submit=submit>
+            <h3>"Invite a user"</h3>
+            <input type="email" placeholder="email" required aria-label="Email of the new user"
+                prop:value=email on:input=move |ev| email.set(event_target_value(&ev))/>
+            <input type="text" placeholder="name" aria-label="Name of the new user"
+                prop:value=name on:input=move |ev| name.set(event_target_value(&ev))/>
+            <select aria-label="Role of the new user" on:change=move |ev| {
+                if let Ok(r) = event_target_value(&ev).parse::<Role>() { role.set(r) }
+            }>
+                {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str()>{r.as_str()}</option> }).collect_view()}
+            </select>
+            <button type="submit" class="primary">"Invite"</button>
+            {move || link.get().map(|l| view! {
+                <p class="secret">"Send this one-time set-password link to the user (shown once): "<code>{l}</code></p>
+            })}
+        </form>
+    }
+}
+
+#[component]
+fn ApiKeys(version: RwSignal<u32>, report: Callback<Result<String, AppError>>) -> impl IntoView {
+    let keys = LocalResource::new(move || {
+        version.track();
+        api_keys()
+    });
+    let name = RwSignal::new(String::new());
+    let write = RwSignal::new(true);
+    let read = RwSignal::new(false);
+    let secret = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let mut scopes = Vec::new();
+        if write.get_untracked() {
+            scopes.push("events:write".to_owned());
+        }
+        if read.get_untracked() {
+            scopes.push("events:read".to_owned());
+        }
+        spawn_local(async move {
+            match create_api_key(name.get_untracked(), scopes).await {
+                Ok(k) => {
+                    secret.set(Some(k.secret));
+                    report.run(Ok(format!("Created API key \"{}\"", k.key.name)));
+                }
+                Err(e) => report.run(Err(e)),
+            }
+        });
+    };
+    view! {
+        <Suspense fallback=|| view! { <p class="state">"Loading keys…"</p> }>
+            {move || keys.get().map(|r| match r {
+                Err(e) => view! { <ErrorState error=e/> }.into_any(),
+                Ok(list) if list.is_empty() => view! { <p class="state state-empty">"No API keys yet."</p> }.into_any(),
+                Ok(list) => view! {
+                    <table class="keys">
+                        <thead><tr><th>"Name"</th><th>"Key"</th><th>"Scopes"</th><th>"Status"</th><th></th></tr></thead>
+                        <tbody>
+                            {list.into_iter().map(|k| {
+                                let id = k.id;
+                                view! {
+                                    <tr>
+                                        <td>{k.name}</td>
+                                        <td><code>{format!("{}…", k.prefix)}</code></td>
+                                        <td>{k.scopes.join(", ")}</td>
+                                        <td>{if k.revoked { "revoked" } else { "active" }}</td>
+                                        <td>{(!k.revoked).then(|| view! {
+                                            <button class="danger" on:click=move |_| spawn_local(async move {
+                                                report.run(revoke_api_key(id).await.map(|()| "API key revoked".to_owned()));
+                                            })>"Revoke"</button>
+                                        })}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any(),
+            })}
+        </Suspense>
+        <form class="inline-form" on:submit=submit>
+            <h3>"Create an API key"</h3>
+            <input type="text" placeholder="name, e.g. PBX sync" required aria-label="API key name"
+                prop:value=name on:input=move |ev| name.set(event_target_value(&ev))/>
+            <label class="grant"><input type="checkbox" prop:checked=write on:change=move |_| write.update(|w| *w = !*w)/>"write events"</label>
+            <label class="grant"><input type="checkbox" prop:checked=read on:change=move |_| read.update(|r| *r = !*r)/>"read events"</label>
+            <button type="submit" class="primary">"Create key"</button>
+            {move || secret.get().map(|s| view! {
+                <p class="secret">"The key's secret, shown only now: "<code>{s}</code></p>
+            })}
+        </form>
+    }
+}

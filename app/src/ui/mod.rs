@@ -1,0 +1,135 @@
+//! The Leptos UI: one module per route, small components next to the page using them.
+//! The UI hides what the server would refuse anyway; the server decides.
+
+mod admin;
+mod diff;
+mod feed;
+mod login;
+mod master;
+mod time;
+
+use crate::api::{current_user, logout, AppError, Me};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::hooks::use_navigate;
+use leptos_router::path;
+
+/// The logged-in user, shared with every page: `None` while loading, then
+/// `Some(None)` for nobody.
+#[derive(Clone, Copy)]
+pub struct Auth(pub RwSignal<Option<Option<Me>>>);
+
+impl Auth {
+    pub fn refresh(self) {
+        spawn_local(async move {
+            let me = current_user().await.unwrap_or(None);
+            self.0.set(Some(me));
+        });
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let auth = Auth(RwSignal::new(None));
+    provide_context(auth);
+    auth.refresh();
+    view! {
+        <Router>
+            <TopBar/>
+            <main class="page">
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=Home/>
+                    <Route path=path!("/login") view=login::LoginPage/>
+                    <Route path=path!("/set-password") view=login::SetPasswordPage/>
+                    <Route path=path!("/audit") view=feed::TenantFeedPage/>
+                    <Route path=path!("/instances") view=feed::InstancesPage/>
+                    <Route path=path!("/instances/:id") view=feed::InstanceFeedPage/>
+                    <Route path=path!("/master") view=master::MasterPage/>
+                    <Route path=path!("/admin") view=admin::AdminPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+fn TopBar() -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    let navigate = use_navigate();
+    let sign_out = move |_| {
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            let _ = logout().await;
+            auth.0.set(Some(None));
+            navigate("/login", Default::default());
+        });
+    };
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">"Stele"</a>
+            <nav class="mainnav" aria-label="Main">
+                {move || auth.0.get().flatten().map(|me| view! {
+                    {me.sees_tenant_feed().then(|| view! { <a href="/audit">"Tenant feed"</a> })}
+                    {me.tenant_slug.is_some().then(|| view! { <a href="/instances">"Instances"</a> })}
+                    {me.super_admin.then(|| view! { <a href="/master">"Master view"</a> })}
+                    {me.sees_tenant_feed().then(|| view! { <a href="/admin">"Administration"</a> })}
+                })}
+            </nav>
+            <div class="whoami">
+                {move || auth.0.get().flatten().map(|me| view! {
+                    <span class="user" data-testid="whoami">{me.label()}</span>
+                    <button class="linkish" on:click=sign_out.clone()>"Log out"</button>
+                })}
+            </div>
+        </header>
+    }
+}
+
+/// `/`: where each role starts.
+#[component]
+fn Home() -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(me) = auth.0.get() {
+            let to = match me {
+                None => "/login",
+                Some(me) if me.sees_tenant_feed() => "/audit",
+                Some(me) if me.super_admin => "/master",
+                Some(_) => "/instances",
+            };
+            navigate(to, Default::default());
+        }
+    });
+    view! { <p class="state" role="status">"Loading…"</p> }
+}
+
+/// How a failed call reads, with a way forward for "log in".
+#[component]
+pub fn ErrorState(error: AppError) -> impl IntoView {
+    let (title, class) = match &error {
+        AppError::Unauthorized(_) => ("Please log in", "state state-error"),
+        AppError::Forbidden(_) => ("Forbidden", "state state-error state-forbidden"),
+        AppError::NotFound(_) => ("Not found", "state state-error"),
+        _ => ("Something went wrong", "state state-error"),
+    };
+    let login = matches!(error, AppError::Unauthorized(_));
+    view! {
+        <div class=class role="alert">
+            <strong>{title}</strong>
+            <p>{error.to_string()}</p>
+            {login.then(|| view! { <a href="/login">"Log in"</a> })}
+        </div>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    view! {
+        <section class="state state-error">
+            <h1>"Page not found"</h1>
+            <p>"There is nothing at this address. "<a href="/">"Go to the start page"</a></p>
+        </section>
+    }
+}

@@ -1,0 +1,133 @@
+//! The HTTP surface: server functions under `/api`, `/healthz`, and the Trunk `dist/`
+//! with a fallback to `index.html` for client-side routes.
+
+use app::api::AppError;
+use app::ssr::AppState;
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::header::{COOKIE, HOST, ORIGIN, REFERER};
+use axum::http::{HeaderName, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use leptos::prelude::provide_context;
+use std::path::Path;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::trace::TraceLayer;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Server function answers larger than this are passed through without status mapping.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// Builds the whole application router; tests call it with `oneshot`.
+pub fn router(state: AppState, dist: &Path) -> Router {
+    let spa = ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html")));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route(
+            "/api/{*fn_name}",
+            get(server_fn_handler)
+                .post(server_fn_handler)
+                .layer(middleware::from_fn(same_origin_only)),
+        )
+        .fallback_service(spa)
+        .with_state(state)
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(
+                    |req: &Request| {
+                        let request_id = req
+                            .headers()
+                            .get(REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id)
+                    },
+                ))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
+        )
+}
+
+/// `scheme://host[:port]/…` → `host[:port]`.
+fn authority(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    Some(rest.split('/').next().unwrap_or(rest))
+}
+
+/// CSRF defence: a state-changing call must come from Stele's own origin. Browsers
+/// send `Origin` (or at least `Referer`) on such calls; a call that carries the
+/// session cookie but neither is refused too. Cookies are SameSite=Lax besides.
+async fn same_origin_only(req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+    };
+    let host = text(HOST);
+    let claimed = text(ORIGIN).or_else(|| text(REFERER)).map(authority);
+    let allowed = match claimed {
+        Some(origin) => origin.is_some() && origin == host,
+        None => !text(COOKIE).is_some_and(|c| c.contains(app::ssr::session::COOKIE_NAME)),
+    };
+    if allowed {
+        next.run(req).await
+    } else {
+        tracing::warn!(?host, "refused a cross-origin state-changing request");
+        let body = serde_json::to_string(&AppError::Forbidden(
+            "forbidden: cross-origin request refused".to_owned(),
+        ))
+        .unwrap_or_default();
+        (StatusCode::FORBIDDEN, body).into_response()
+    }
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => Json(serde_json::json!({ "status": "ok" })).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: store unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "status": "store unavailable" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn server_fn_handler(State(state): State<AppState>, req: Request) -> Response {
+    let response =
+        leptos_axum::handle_server_fns_with_context(move || provide_context(state.clone()), req)
+            .await
+            .into_response();
+    with_error_status(response).await
+}
+
+/// Server functions answer every error with 500; this gives each [`AppError`] its own
+/// status (400, 401, 403, 404 …), in one place for every server function.
+async fn with_error_status(response: Response) -> Response {
+    let is_fn_error = response.status() == StatusCode::INTERNAL_SERVER_ERROR
+        && response
+            .headers()
+            .contains_key(server_fn::error::SERVER_FN_ERROR_HEADER);
+    if !is_fn_error {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = to_bytes(body, ERROR_BODY_LIMIT).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+    };
+    if let Ok(err) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status =
+            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}

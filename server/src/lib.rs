@@ -1,0 +1,11 @@
+//! The `stele` server: configuration, the stores, the HTTP router and the demo data.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod store;
+
+// The server functions live in `app`; naming them here makes sure the linker keeps
+// their registrations in every binary that links this crate.
+pub use app::api::{Login as LoginFn, TenantFeed as TenantFeedFn};

@@ -1,0 +1,244 @@
+//! `stele`: wires configuration, store and router, and runs the CLI subcommands.
+
+use app::auth::Role;
+use clap::Parser;
+use server::cli::{self, NewUser, PasswordSource};
+use server::config::{
+    ApiKeyCommand, Cli, Command, DemoArgs, ServeArgs, StoreArgs, TenantCommand, UserCommand,
+};
+use server::demo::{self, DemoPlan};
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("STELE_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match Cli::parse().command() {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(args) => migrate(args).await,
+        Command::Demo(args) => generate_demo(args).await,
+        Command::Tenant(cmd) => tenant(cmd).await,
+        Command::User(cmd) => user(cmd).await,
+        Command::ApiKey(cmd) => api_key(cmd).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stele: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate(args: StoreArgs) -> anyhow::Result<()> {
+    server::store::open(&args.resolve()?).await?;
+    println!("database is up to date");
+    Ok(())
+}
+
+async fn generate_demo(args: DemoArgs) -> anyhow::Result<()> {
+    let store = server::store::open(&args.store.resolve()?).await?;
+    let plan = DemoPlan {
+        events: args.events,
+        seed: args.seed,
+        days: args.days,
+    };
+    if args.tenant == demo::DEMO_SLUG {
+        anyhow::ensure!(
+            demo::seed_all(store.as_ref(), &plan).await?,
+            "the demo tenants exist already; choose another --tenant"
+        );
+        println!("created the demo tenants, accounts and history");
+        return Ok(());
+    }
+    let tenant = cli::create_tenant(store.as_ref(), &args.tenant, &args.tenant).await?;
+    let people = ["Alex Morgan", "Riley Park", "Jordan Blake"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            (
+                format!("demo-user-{i}"),
+                n.to_string(),
+                format!("user{i}@{}.example", args.tenant),
+            )
+        })
+        .collect();
+    demo::history(store.as_ref(), &tenant, &demo::NORTHWIND, people, &plan).await?;
+    println!(
+        "created tenant `{}` with {} entries",
+        tenant.slug,
+        plan.events.max(6) + 1
+    );
+    Ok(())
+}
+
+async fn tenant(cmd: TenantCommand) -> anyhow::Result<()> {
+    let TenantCommand::Create { store, slug, name } = cmd;
+    let store = server::store::open(&store.resolve()?).await?;
+    let t = cli::create_tenant(store.as_ref(), &slug, &name).await?;
+    println!("created tenant `{}` ({})", t.slug, t.id);
+    Ok(())
+}
+
+async fn user(cmd: UserCommand) -> anyhow::Result<()> {
+    let UserCommand::Create {
+        store,
+        tenant,
+        email,
+        name,
+        role,
+        super_admin,
+        password_stdin,
+        public_url,
+    } = cmd;
+    let store = server::store::open(&store.resolve()?).await?;
+    let platform = cli::platform_tenant(store.as_ref()).await?;
+    let tenant = match tenant {
+        Some(slug) => Some(store.tenant_by_slug(&slug).await?.ok_or_else(|| {
+            anyhow::anyhow!("no tenant `{slug}`: create it with `stele tenant create`")
+        })?),
+        None => None,
+    };
+    anyhow::ensure!(
+        tenant.is_some() || super_admin,
+        "give --tenant (with --role) or --super-admin"
+    );
+    let role = role
+        .map(|r| r.parse::<Role>().map_err(|e| anyhow::anyhow!("{e}")))
+        .transpose()?;
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        PasswordSource::Given(line.trim_end_matches(['\r', '\n']).to_owned())
+    } else {
+        PasswordSource::Link { public_url }
+    };
+    let (user, link) = cli::create_user(
+        store.as_ref(),
+        &platform,
+        NewUser {
+            tenant: tenant.as_ref(),
+            email: &email,
+            name: name.as_deref(),
+            role,
+            super_admin,
+        },
+        password,
+    )
+    .await?;
+    println!("created user {} ({})", user.email, user.id);
+    if let Some(link) = link {
+        println!("one-time set-password link (valid 72 h): {link}");
+    }
+    Ok(())
+}
+
+async fn api_key(cmd: ApiKeyCommand) -> anyhow::Result<()> {
+    let ApiKeyCommand::Create {
+        store,
+        tenant,
+        name,
+        scopes,
+    } = cmd;
+    let store = server::store::open(&store.resolve()?).await?;
+    let platform = cli::platform_tenant(store.as_ref()).await?;
+    let t = store
+        .tenant_by_slug(&tenant)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no tenant `{tenant}`"))?;
+    let scopes: Vec<String> = scopes
+        .iter()
+        .map(|s| match s.as_str() {
+            "write" => "events:write".to_owned(),
+            "read" => "events:read".to_owned(),
+            other => other.to_owned(),
+        })
+        .collect();
+    let state = app_state(store, platform.id, "http://127.0.0.1:3000".to_owned());
+    let (key, secret) = app::ssr::admin::issue_api_key(&state, t.id, &name, &scopes, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "created API key \"{}\" ({}) with scopes {}",
+        key.name,
+        key.id,
+        key.scopes.join(", ")
+    );
+    println!("secret (shown once, store it now): {secret}");
+    Ok(())
+}
+
+fn app_state(
+    store: Arc<dyn app::store::Store>,
+    platform_tenant: uuid::Uuid,
+    public_url: String,
+) -> app::ssr::AppState {
+    app::ssr::AppState {
+        store,
+        platform_tenant,
+        throttle: Arc::default(),
+        secure_cookies: public_url.starts_with("https://"),
+        public_url,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let store = server::store::open(&args.store.resolve()?).await?;
+    let platform = cli::platform_tenant(store.as_ref()).await?;
+    if args.demo && demo::seed_all(store.as_ref(), &DemoPlan::default()).await? {
+        tracing::info!("seeded the demo tenants, accounts and history");
+    }
+    if !args.dist.join("index.html").exists() {
+        tracing::warn!(dist = %args.dist.display(), "no index.html in the dist directory: build the frontend with trunk");
+    }
+    let fns: Vec<_> = server_fn::axum::server_fn_paths().map(|(p, _)| p).collect();
+    tracing::info!(server_functions = ?fns, "registered server functions");
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let public_url = args.public_url.clone().unwrap_or_else(|| url.clone());
+    let state = app_state(
+        store,
+        platform.id,
+        public_url.trim_end_matches('/').to_owned(),
+    );
+    let router = server::http::router(state, &args.dist);
+    tracing::info!(%url, "Stele is listening");
+    println!("Stele is running at {url}");
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

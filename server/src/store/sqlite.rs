@@ -1,0 +1,441 @@
+//! The SQLite store (WAL mode): Stele's embedded default.
+//!
+//! Appends run in `BEGIN IMMEDIATE` transactions, which take SQLite's single write
+//! lock up front, so two writers (even in two processes) can never read the same
+//! chain head; an in-process mutex keeps this process's writers from spinning on
+//! `SQLITE_BUSY`. Together they give each tenant a gap-free seq.
+
+use super::internal;
+use app::api::FeedFilter;
+use app::catalog::EventType;
+use app::entry::{
+    Actor, ActorKind, Appended, Change, Context, Entry, InstanceRef, NewEntry, Target, Tenant,
+};
+use app::store::{
+    ApiKeyRecord, EntryQuery, InstanceRecord, Mutation, Order, SessionRecord, Store, StoreError,
+    UserRecord, MAX_PAGE,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite};
+use std::str::FromStr;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+    write_lock: Mutex<()>,
+}
+
+const ENTRY_COLUMNS: &str = "id, tenant_id, seq, recorded_at, occurred_at, event_type, \
+    description, actor_kind, actor_id, actor_label, instance_id, instance_name, target_kind, \
+    target_id, target_name, changes, metadata, ctx_ip, ctx_user_agent, ctx_session_id, \
+    ctx_request_id, idempotency_key, entry_digest, prev_hash, hash";
+
+impl SqliteStore {
+    /// Opens the database at `url` (`sqlite://path`), creating the file if needed,
+    /// and applies the migrations.
+    pub async fn open(url: &str) -> Result<Self, sqlx::Error> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore {
+            pool,
+            write_lock: Mutex::new(()),
+        })
+    }
+
+    /// The pool, for tests that play the attacker with raw SQL.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+fn millis(t: &DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(internal)
+}
+
+fn tenant_from_row(r: &SqliteRow) -> Result<Tenant, StoreError> {
+    let id: String = r.try_get("id").map_err(internal)?;
+    Ok(Tenant {
+        id: Uuid::parse_str(&id).map_err(|_| corrupt("tenant id"))?,
+        slug: r.try_get("slug").map_err(internal)?,
+        name: r.try_get("name").map_err(internal)?,
+    })
+}
+
+fn decode_hash(hash: &str) -> Result<[u8; 32], StoreError> {
+    hex::decode(hash)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| corrupt("chain hash"))
+}
+
+pub(super) fn corrupt(what: &str) -> StoreError {
+    StoreError::Internal(format!("stored row has an unreadable {what}").into())
+}
+
+pub(super) fn from_millis(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| StoreError::Invalid(format!("stored time {ms} is out of range")))
+}
+
+fn entry_from_row(row: &SqliteRow) -> Result<Entry, StoreError> {
+    let get_str = |col: &str| -> Result<String, StoreError> { row.try_get(col).map_err(internal) };
+    let get_opt =
+        |col: &str| -> Result<Option<String>, StoreError> { row.try_get(col).map_err(internal) };
+    let uuid = |col: &str| -> Result<Uuid, StoreError> {
+        Uuid::parse_str(&get_str(col)?).map_err(|_| corrupt(col))
+    };
+    let event_type =
+        EventType::from_str(&get_str("event_type")?).map_err(|_| corrupt("event_type"))?;
+    let actor_kind = ActorKind::parse(&get_str("actor_kind")?).ok_or_else(|| corrupt("actor"))?;
+    let instance = match (get_opt("instance_id")?, get_opt("instance_name")?) {
+        (Some(id), Some(name)) => Some(InstanceRef { id, name }),
+        _ => None,
+    };
+    let target = match (get_opt("target_kind")?, get_opt("target_id")?) {
+        (Some(kind), Some(id)) => Some(Target {
+            kind,
+            id,
+            name: get_opt("target_name")?,
+        }),
+        _ => None,
+    };
+    let changes: Vec<Change> =
+        serde_json::from_str(&get_str("changes")?).map_err(|_| corrupt("changes"))?;
+    let metadata = serde_json::from_str(&get_str("metadata")?).map_err(|_| corrupt("metadata"))?;
+    Ok(Entry {
+        id: uuid("id")?,
+        tenant_id: uuid("tenant_id")?,
+        seq: row.try_get("seq").map_err(internal)?,
+        recorded_at: from_millis(row.try_get("recorded_at").map_err(internal)?)?,
+        occurred_at: from_millis(row.try_get("occurred_at").map_err(internal)?)?,
+        event_type,
+        description: get_str("description")?,
+        actor: Actor {
+            kind: actor_kind,
+            id: get_opt("actor_id")?,
+            label: get_str("actor_label")?,
+        },
+        instance,
+        target,
+        changes,
+        metadata,
+        context: Context {
+            ip: get_opt("ctx_ip")?,
+            user_agent: get_opt("ctx_user_agent")?,
+            session_id: get_opt("ctx_session_id")?,
+            request_id: get_opt("ctx_request_id")?,
+        },
+        idempotency_key: get_opt("idempotency_key")?,
+        entry_digest: get_str("entry_digest")?,
+        prev_hash: get_str("prev_hash")?,
+        hash: get_str("hash")?,
+    })
+}
+
+fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, filter: &FeedFilter) {
+    if let Some(c) = filter.category {
+        qb.push(" AND category = ").push_bind(c.as_str());
+    }
+    if let Some(t) = filter.event_type {
+        qb.push(" AND event_type = ").push_bind(t.as_str());
+    }
+    if let Some(a) = filter.action {
+        qb.push(" AND action = ").push_bind(a.as_str());
+    }
+    if let Some(i) = &filter.instance_id {
+        qb.push(" AND instance_id = ").push_bind(i.clone());
+    }
+}
+
+async fn insert_entry(conn: &mut sqlx::SqliteConnection, e: &Entry) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO entries (id, tenant_id, seq, recorded_at, occurred_at, event_type, \
+         category, action, description, actor_kind, actor_id, actor_label, instance_id, \
+         instance_name, target_kind, target_id, target_name, changes, metadata, ctx_ip, \
+         ctx_user_agent, ctx_session_id, ctx_request_id, idempotency_key, entry_digest, \
+         prev_hash, hash) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(e.id.to_string())
+    .bind(e.tenant_id.to_string())
+    .bind(e.seq)
+    .bind(millis(&e.recorded_at))
+    .bind(millis(&e.occurred_at))
+    .bind(e.event_type.as_str())
+    .bind(e.category().as_str())
+    .bind(e.action().as_str())
+    .bind(&e.description)
+    .bind(e.actor.kind.as_str())
+    .bind(&e.actor.id)
+    .bind(&e.actor.label)
+    .bind(e.instance.as_ref().map(|i| &i.id))
+    .bind(e.instance.as_ref().map(|i| &i.name))
+    .bind(e.target.as_ref().map(|t| &t.kind))
+    .bind(e.target.as_ref().map(|t| &t.id))
+    .bind(e.target.as_ref().and_then(|t| t.name.as_ref()))
+    .bind(to_json(&e.changes)?)
+    .bind(to_json(&e.metadata)?)
+    .bind(&e.context.ip)
+    .bind(&e.context.user_agent)
+    .bind(&e.context.session_id)
+    .bind(&e.context.request_id)
+    .bind(&e.idempotency_key)
+    .bind(&e.entry_digest)
+    .bind(&e.prev_hash)
+    .bind(&e.hash)
+    .execute(conn)
+    .await
+    .map_err(|err| match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict("an entry with this idempotency key already exists".to_owned())
+        }
+        _ => internal(err),
+    })?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_tenant(&self, slug: &str, name: &str) -> Result<Tenant, StoreError> {
+        let tenant = Tenant {
+            id: Uuid::now_v7(),
+            slug: slug.to_owned(),
+            name: name.to_owned(),
+        };
+        sqlx::query("INSERT INTO tenants (id, slug, name, created_at) VALUES (?, ?, ?, ?)")
+            .bind(tenant.id.to_string())
+            .bind(&tenant.slug)
+            .bind(&tenant.name)
+            .bind(Utc::now().timestamp_millis())
+            .execute(&self.pool)
+            .await
+            .map_err(|err| match &err {
+                sqlx::Error::Database(db) if db.is_unique_violation() => {
+                    StoreError::Conflict(format!("a tenant with slug `{slug}` already exists"))
+                }
+                _ => internal(err),
+            })?;
+        Ok(tenant)
+    }
+
+    async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, StoreError> {
+        let row = sqlx::query("SELECT id, slug, name FROM tenants WHERE slug = ?")
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?;
+        row.as_ref().map(tenant_from_row).transpose()
+    }
+
+    async fn tenant_by_id(&self, id: Uuid) -> Result<Option<Tenant>, StoreError> {
+        let row = sqlx::query("SELECT id, slug, name FROM tenants WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?;
+        row.as_ref().map(tenant_from_row).transpose()
+    }
+
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let rows = sqlx::query("SELECT id, slug, name FROM tenants ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?;
+        rows.iter().map(tenant_from_row).collect()
+    }
+
+    async fn commit(
+        &self,
+        tenant_id: Uuid,
+        mutation: Mutation,
+        batch: Vec<NewEntry>,
+    ) -> Result<Vec<Appended>, StoreError> {
+        if batch.is_empty() && mutation == Mutation::None {
+            return Ok(Vec::new());
+        }
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(internal)?;
+        let tenant_known = sqlx::query("SELECT 1 FROM tenants WHERE id = ?")
+            .bind(tenant_id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(internal)?
+            .is_some();
+        if !tenant_known {
+            return Err(StoreError::NotFound("tenant".to_owned()));
+        }
+        super::sqlite_accounts::apply(&mut tx, &mutation).await?;
+        let head = sqlx::query(
+            "SELECT seq, hash FROM entries WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(tenant_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(internal)?;
+        let (mut seq, mut prev) = match head {
+            None => (0i64, app::canonical::GENESIS_HASH),
+            Some(row) => {
+                let seq: i64 = row.try_get("seq").map_err(internal)?;
+                let hash: String = row.try_get("hash").map_err(internal)?;
+                (seq, decode_hash(&hash)?)
+            }
+        };
+        let now = Utc::now();
+        let mut appended = Vec::with_capacity(batch.len());
+        for new in batch {
+            seq += 1;
+            let entry = new.seal(Uuid::now_v7(), tenant_id, seq, now, &prev);
+            insert_entry(&mut tx, &entry).await?;
+            if let Some(instance) = &entry.instance {
+                super::sqlite_accounts::register_instance(
+                    &mut tx,
+                    tenant_id,
+                    instance,
+                    entry.event_type == EventType::InstanceDeleted,
+                )
+                .await?;
+            }
+            prev = decode_hash(&entry.hash)?;
+            appended.push(Appended::from(&entry));
+        }
+        tx.commit().await.map_err(internal)?;
+        Ok(appended)
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
+        super::sqlite_accounts::user_where(&self.pool, "email = ?", email.trim()).await
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
+        super::sqlite_accounts::user_where(&self.pool, "id = ?", &id.to_string()).await
+    }
+
+    async fn users_of(&self, tenant_id: Uuid) -> Result<Vec<UserRecord>, StoreError> {
+        super::sqlite_accounts::users_of(&self.pool, tenant_id).await
+    }
+
+    async fn grants_of(&self, user_id: Uuid) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT instance_id FROM instance_grants WHERE user_id = ? ORDER BY instance_id",
+        )
+        .bind(user_id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal)
+    }
+
+    async fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        super::sqlite_accounts::session(&self.pool, id_hash).await
+    }
+
+    async fn password_token_user(&self, token_hash: &str) -> Result<Option<Uuid>, StoreError> {
+        let user: Option<String> = sqlx::query_scalar(
+            "SELECT user_id FROM password_tokens \
+             WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
+        )
+        .bind(token_hash)
+        .bind(Utc::now().timestamp_millis())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?;
+        user.map(|u| Uuid::parse_str(&u).map_err(|_| corrupt("user id")))
+            .transpose()
+    }
+
+    async fn instances(&self, tenant_id: Uuid) -> Result<Vec<InstanceRecord>, StoreError> {
+        super::sqlite_accounts::instances(&self.pool, tenant_id).await
+    }
+
+    async fn api_keys(&self, tenant_id: Uuid) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        super::sqlite_accounts::api_keys(&self.pool, tenant_id).await
+    }
+
+    async fn list(&self, query: &EntryQuery) -> Result<Vec<Entry>, StoreError> {
+        let mut qb =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE 1 = 1"));
+        if let Some(tenant_id) = query.tenant_id {
+            qb.push(" AND tenant_id = ")
+                .push_bind(tenant_id.to_string());
+        }
+        let newest_first = query.order == Order::NewestFirst;
+        if query.page_by_id || query.tenant_id.is_none() {
+            if let Some(id) = query.id_cursor {
+                qb.push(if newest_first {
+                    " AND id < "
+                } else {
+                    " AND id > "
+                })
+                .push_bind(id.to_string());
+            }
+            push_filter(&mut qb, &query.filter);
+            qb.push(if newest_first {
+                " ORDER BY id DESC"
+            } else {
+                " ORDER BY id ASC"
+            });
+        } else {
+            if let Some(seq) = query.cursor {
+                qb.push(if newest_first {
+                    " AND seq < "
+                } else {
+                    " AND seq > "
+                })
+                .push_bind(seq);
+            }
+            push_filter(&mut qb, &query.filter);
+            qb.push(if newest_first {
+                " ORDER BY seq DESC"
+            } else {
+                " ORDER BY seq ASC"
+            });
+        }
+        qb.push(" LIMIT ")
+            .push_bind(i64::from(query.limit.clamp(1, MAX_PAGE)));
+        let rows = qb.build().fetch_all(&self.pool).await.map_err(internal)?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    async fn get(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<Entry>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM entries WHERE tenant_id = ? AND id = ?"
+        ))
+        .bind(tenant_id.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?;
+        row.as_ref().map(entry_from_row).transpose()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,42 @@
+//! Integration tests: the real SQLite store on a real file, and the real router.
+
+mod http;
+mod store;
+
+use app::catalog::EventType;
+use app::entry::{Actor, NewEntry, Tenant};
+use app::store::Store;
+use server::store::SqliteStore;
+use tempfile::TempDir;
+
+/// A fresh database file in its own temporary directory.
+pub async fn fresh_store() -> (TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&url(&dir)).await.unwrap();
+    (dir, store)
+}
+
+pub fn url(dir: &TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("stele.db").display())
+}
+
+pub async fn tenant(store: &dyn Store, slug: &str) -> Tenant {
+    store
+        .create_tenant(slug, &format!("{slug} MSP"))
+        .await
+        .unwrap()
+}
+
+pub fn entry(n: usize) -> NewEntry {
+    NewEntry::new(
+        EventType::ExtensionUpdated,
+        Actor::user("u1", Some("Jane Doe"), Some("jane@msp.example")),
+        format!("Updated extension {n}"),
+    )
+    .instance("pbx-1", "Acme HQ")
+    .change(
+        "ring_timeout_s",
+        Some(serde_json::json!(20)),
+        Some(serde_json::json!(n)),
+    )
+}

@@ -1,0 +1,252 @@
+use super::{entry, fresh_store, tenant, url};
+use app::api::FeedFilter;
+use app::canonical::ChainVerifier;
+use app::catalog::{Category, EventType};
+use app::entry::{Actor, Entry, NewEntry};
+use app::store::{EntryQuery, Order, Store, StoreError};
+use server::store::SqliteStore;
+use std::sync::Arc;
+
+/// Every entry of a tenant, oldest first, read page by page with the keyset cursor.
+async fn all_entries(store: &dyn Store, tenant_id: uuid::Uuid) -> Vec<Entry> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list(&EntryQuery {
+                tenant_id: Some(tenant_id),
+                order: Order::OldestFirst,
+                cursor,
+                limit: 1000,
+                ..EntryQuery::default()
+            })
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        cursor = Some(last.seq);
+        out.extend(page);
+    }
+    out
+}
+
+#[tokio::test]
+async fn update_and_delete_by_raw_sql_are_refused() {
+    let (_dir, store) = fresh_store().await;
+    let t = tenant(&store, "acme").await;
+    let appended = store.append(t.id, vec![entry(1)]).await.unwrap();
+    let id = appended[0].id.to_string();
+
+    let update = sqlx::query("UPDATE entries SET description = 'rewritten' WHERE id = ?")
+        .bind(&id)
+        .execute(store.pool())
+        .await;
+    let err = update.expect_err("UPDATE must be refused").to_string();
+    assert!(err.contains("append-only"), "unexpected error: {err}");
+
+    let delete = sqlx::query("DELETE FROM entries WHERE id = ?")
+        .bind(&id)
+        .execute(store.pool())
+        .await;
+    let err = delete.expect_err("DELETE must be refused").to_string();
+    assert!(err.contains("append-only"), "unexpected error: {err}");
+
+    let still = store.get(t.id, appended[0].id).await.unwrap().unwrap();
+    assert_eq!(still.description, "Updated extension 1");
+    assert_eq!(all_entries(&store, t.id).await.len(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_appends_leave_no_gap_and_a_verifying_chain() {
+    let (dir, store) = fresh_store().await;
+    let t = tenant(&store, "busy").await;
+    // Two store instances on one file: their in-process locks are independent, so
+    // only the database's write lock (BEGIN IMMEDIATE) keeps seq gap-free between them.
+    let a: Arc<dyn Store> = Arc::new(store);
+    let b: Arc<dyn Store> = Arc::new(SqliteStore::open(&url(&dir)).await.unwrap());
+    let mut tasks = Vec::new();
+    for task in 0..8usize {
+        let s = if task % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::with_capacity(1000);
+            for i in 0..1000 {
+                let appended = s.append(t.id, vec![entry(task * 1000 + i)]).await.unwrap();
+                seqs.push(appended[0].seq);
+            }
+            seqs
+        }));
+    }
+    let mut reported: Vec<i64> = Vec::new();
+    for task in tasks {
+        let seqs = task.await.unwrap();
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "a task saw seq go backwards"
+        );
+        reported.extend(seqs);
+    }
+    reported.sort_unstable();
+    assert_eq!(reported, (1..=8000).collect::<Vec<i64>>());
+
+    let entries = all_entries(a.as_ref(), t.id).await;
+    assert_eq!(entries.len(), 8000);
+    let mut verifier = ChainVerifier::default();
+    for e in &entries {
+        verifier
+            .push(e)
+            .unwrap_or_else(|err| panic!("chain broken: {err}"));
+    }
+    assert_eq!(verifier.count(), 8000);
+    assert_eq!(verifier.head(), entries[7999].hash);
+}
+
+#[tokio::test]
+async fn a_batch_returns_id_seq_and_hash_in_order_and_chains_from_genesis() {
+    let (_dir, store) = fresh_store().await;
+    let t = tenant(&store, "acme").await;
+    let first = store.append(t.id, vec![entry(1), entry(2)]).await.unwrap();
+    let second = store.append(t.id, vec![entry(3)]).await.unwrap();
+    assert_eq!(
+        first
+            .iter()
+            .chain(&second)
+            .map(|a| a.seq)
+            .collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    let stored = all_entries(&store, t.id).await;
+    assert_eq!(stored[0].prev_hash, "0".repeat(64));
+    for (a, e) in first.iter().chain(&second).zip(&stored) {
+        assert_eq!((a.id, a.seq, &a.hash), (e.id, e.seq, &e.hash));
+    }
+    assert_eq!(stored[1].prev_hash, stored[0].hash);
+    assert_eq!(stored[2].prev_hash, stored[1].hash);
+    // ids are UUIDv7, so time-ordered
+    assert_eq!(stored[0].id.get_version_num(), 7);
+    assert!(stored[0].id < stored[2].id);
+}
+
+#[tokio::test]
+async fn each_tenant_has_its_own_sequence_and_nothing_crosses() {
+    let (_dir, store) = fresh_store().await;
+    let a = tenant(&store, "a").await;
+    let b = tenant(&store, "b").await;
+    store.append(a.id, vec![entry(1), entry(2)]).await.unwrap();
+    let in_b = store.append(b.id, vec![entry(3)]).await.unwrap();
+    assert_eq!(in_b[0].seq, 1);
+    assert!(store.get(a.id, in_b[0].id).await.unwrap().is_none());
+    assert!(store.get(b.id, in_b[0].id).await.unwrap().is_some());
+    assert_eq!(all_entries(&store, a.id).await.len(), 2);
+
+    let unknown = store.append(uuid::Uuid::now_v7(), vec![entry(9)]).await;
+    assert!(matches!(unknown, Err(StoreError::NotFound(_))));
+    let dup = store.create_tenant("a", "again").await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))));
+}
+
+#[tokio::test]
+async fn a_failing_batch_writes_nothing() {
+    let (_dir, store) = fresh_store().await;
+    let t = tenant(&store, "acme").await;
+    let mut keyed = entry(1);
+    keyed.idempotency_key = Some("k-1".into());
+    store.append(t.id, vec![keyed.clone()]).await.unwrap();
+    // The second entry reuses the key, so the whole batch must roll back.
+    let result = store.append(t.id, vec![entry(2), keyed]).await;
+    assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+    let stored = all_entries(&store, t.id).await;
+    assert_eq!(stored.len(), 1);
+    // and seq continues without a gap afterwards
+    assert_eq!(store.append(t.id, vec![entry(3)]).await.unwrap()[0].seq, 2);
+}
+
+#[tokio::test]
+async fn list_filters_and_pages_newest_first() {
+    let (_dir, store) = fresh_store().await;
+    let t = tenant(&store, "acme").await;
+    let mut batch = Vec::new();
+    for i in 0..30 {
+        batch.push(if i % 3 == 0 {
+            NewEntry::new(
+                EventType::AlertAutoResolved,
+                Actor::system(),
+                format!("alert {i}"),
+            )
+            .instance("pbx-2", "Birchwood")
+        } else {
+            entry(i)
+        });
+    }
+    store.append(t.id, batch).await.unwrap();
+
+    let page = |cursor, filter: FeedFilter| {
+        let store = &store;
+        async move {
+            store
+                .list(&EntryQuery {
+                    tenant_id: Some(t.id),
+                    filter,
+                    order: Order::NewestFirst,
+                    cursor,
+                    limit: 4,
+                    ..EntryQuery::default()
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let alerts = FeedFilter {
+        category: Some(Category::Alerts),
+        ..FeedFilter::default()
+    };
+    let p1 = page(None, alerts.clone()).await;
+    let p2 = page(Some(p1.last().unwrap().seq), alerts.clone()).await;
+    let p3 = page(Some(p2.last().unwrap().seq), alerts).await;
+    let seqs: Vec<i64> = p1.iter().chain(&p2).chain(&p3).map(|e| e.seq).collect();
+    assert_eq!(seqs, vec![28, 25, 22, 19, 16, 13, 10, 7, 4, 1]);
+    assert!(p1
+        .iter()
+        .chain(&p2)
+        .all(|e| e.category() == Category::Alerts && e.actor.label == "System"));
+
+    let by_instance = page(
+        None,
+        FeedFilter {
+            instance_id: Some("pbx-1".into()),
+            ..FeedFilter::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        by_instance.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![30, 29, 27, 26]
+    );
+    let by_type = page(
+        None,
+        FeedFilter {
+            event_type: Some(EventType::ExtensionDeleted),
+            ..FeedFilter::default()
+        },
+    )
+    .await;
+    assert!(by_type.is_empty());
+}
+
+#[tokio::test]
+async fn entries_read_back_exactly_as_written() {
+    let (_dir, store) = fresh_store().await;
+    let t = tenant(&store, "acme").await;
+    let new = entry(5).target("extension", "105", Some("Reception")).meta(
+        "nested",
+        serde_json::json!({"a": [1, 2, {"b": null}], "ü": "ß"}),
+    );
+    let appended = store.append(t.id, vec![new.clone()]).await.unwrap();
+    let e = store.get(t.id, appended[0].id).await.unwrap().unwrap();
+    assert_eq!(e.description, new.description);
+    assert_eq!(e.actor, new.actor);
+    assert_eq!(e.instance, new.instance);
+    assert_eq!(e.target, new.target);
+    assert_eq!(e.changes, new.changes);
+    assert_eq!(e.metadata, new.metadata);
+    assert_eq!(e.occurred_at, e.recorded_at);
+    ChainVerifier::default().push(&e).unwrap();
+}
