@@ -23,7 +23,7 @@ function shown(value: unknown): string {
 test("the tenant feed loads newest first", async ({ page }) => {
   await expect(page).toHaveURL(/\/audit$/);
   const data = await feed(page);
-  await expect(page.getByRole("heading", { name: "Audit log" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Tenant feed" })).toBeVisible();
   await expect(page.locator(".subtitle")).toHaveText(data.tenant_name);
   const rows = page.locator("li.entry");
   await expect(rows).toHaveCount(data.entries.length);
