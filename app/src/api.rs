@@ -290,3 +290,21 @@ pub async fn create_api_key(name: String, scopes: Vec<String>) -> Result<Created
 pub async fn revoke_api_key(id: Uuid) -> Result<(), AppError> {
     crate::ssr::admin::revoke_api_key(id).await
 }
+
+/// The sensitive-field list: the built-in names and the tenant's own additions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SensitiveFieldList {
+    pub builtin: Vec<String>,
+    pub tenant: Vec<String>,
+}
+
+#[server(prefix = "/api", endpoint = "sensitive_fields", input = Json)]
+pub async fn sensitive_fields() -> Result<SensitiveFieldList, AppError> {
+    crate::ssr::admin::sensitive_fields().await
+}
+
+/// Replaces the tenant's additions (owners only); audited as `tenant.settings_changed`.
+#[server(prefix = "/api", endpoint = "set_sensitive_fields", input = Json)]
+pub async fn set_sensitive_fields(fields: Vec<String>) -> Result<SensitiveFieldList, AppError> {
+    crate::ssr::admin::set_sensitive_fields(fields).await
+}

@@ -65,6 +65,28 @@ pub struct Caller {
     pub super_admin: bool,
     /// Instances a member was granted.
     pub grants: Vec<String>,
+    /// For a producer calling with an API key: the key's scopes (`events:write`,
+    /// `events:read`).
+    /// `user_id` is then the key's id and `role` is `None`.
+    #[serde(default)]
+    pub key_scopes: Option<Vec<String>>,
+}
+
+impl Caller {
+    /// The caller a tenant API key stands for.
+    pub fn api_key(id: Uuid, name: &str, tenant_id: Uuid, scopes: Vec<String>) -> Self {
+        Caller {
+            user_id: id,
+            email: String::new(),
+            name: Some(name.to_owned()),
+            tenant_id: Some(tenant_id),
+            tenant_slug: None,
+            role: None,
+            super_admin: false,
+            grants: Vec::new(),
+            key_scopes: Some(scopes),
+        }
+    }
 }
 
 /// What a caller wants to do.
@@ -78,6 +100,8 @@ pub enum Permission {
     AuditPurge,
     /// Manage users, roles, instance grants and API keys of a tenant.
     ManageAccess,
+    /// Post events through the ingestion API (API keys with the `write` scope only).
+    EventsWrite,
 }
 
 /// What it is about.
@@ -106,6 +130,9 @@ pub fn require(
     let Some(caller) = caller else {
         return Err(AppError::Unauthorized("log in to continue".to_owned()));
     };
+    if let Some(scopes) = &caller.key_scopes {
+        return require_key(caller, scopes, permission, scope);
+    }
     if caller.super_admin {
         return Ok(());
     }
@@ -122,7 +149,7 @@ pub fn require(
     }
     let role = caller.role.ok_or_else(not_found)?;
     let allowed = match (permission, &scope) {
-        (Permission::AuditPurge, _) => false,
+        (Permission::AuditPurge | Permission::EventsWrite, _) => false,
         (Permission::AuditView, Scope::Instance(_, instance)) => {
             role >= Role::Admin || caller.grants.iter().any(|g| g == instance)
         }
@@ -149,7 +176,47 @@ pub fn require(
             (Permission::ManageAccess, _) => {
                 "forbidden: managing access is for admins and owners".to_owned()
             }
+            (Permission::EventsWrite, _) => {
+                "forbidden: events are posted with an API key".to_owned()
+            }
         }))
+    }
+}
+
+/// An API key acts inside its own tenant only, within its scopes: `events:write`
+/// posts events, `events:read` reads the tenant's events. Nothing else.
+fn require_key(
+    caller: &Caller,
+    scopes: &[String],
+    permission: Permission,
+    scope: Scope<'_>,
+) -> Result<(), AppError> {
+    let tenant = match scope {
+        Scope::Platform => {
+            return Err(AppError::Forbidden(
+                "forbidden: API keys act inside their tenant only".to_owned(),
+            ))
+        }
+        Scope::Tenant(t) | Scope::Instance(t, _) => t,
+    };
+    if caller.tenant_id != Some(tenant) {
+        return Err(not_found());
+    }
+    let needed = match permission {
+        Permission::EventsWrite => "events:write",
+        Permission::AuditView => "events:read",
+        _ => {
+            return Err(AppError::Forbidden(
+                "forbidden: API keys can only post and read events".to_owned(),
+            ))
+        }
+    };
+    if scopes.iter().any(|s| s == needed) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "forbidden: this API key lacks the `{needed}` scope"
+        )))
     }
 }
 
@@ -167,6 +234,7 @@ mod tests {
             role,
             super_admin,
             grants: grants.iter().map(|s| s.to_string()).collect(),
+            key_scopes: None,
         }
     }
 
@@ -218,6 +286,11 @@ mod tests {
             ),
             (AuditPurge, Scope::Tenant(t), [401, 403, 403, 403, 404, 200]),
             (AuditView, Scope::Platform, [401, 403, 403, 403, 403, 200]),
+            (
+                EventsWrite,
+                Scope::Tenant(t),
+                [401, 403, 403, 403, 404, 200],
+            ),
         ];
         for (p, s, expected) in table {
             let got = [
@@ -230,5 +303,31 @@ mod tests {
             ];
             assert_eq!(&got, expected, "{p:?} on {s:?}");
         }
+    }
+
+    #[test]
+    fn api_keys_act_within_their_tenant_and_scopes() {
+        let t = Uuid::from_u128(10);
+        let writer = Caller::api_key(Uuid::from_u128(2), "w", t, vec!["events:write".into()]);
+        let reader = Caller::api_key(Uuid::from_u128(3), "r", t, vec!["events:read".into()]);
+        let foreign = Caller::api_key(
+            Uuid::from_u128(4),
+            "f",
+            Uuid::from_u128(11),
+            vec!["events:write".into(), "events:read".into()],
+        );
+        use Permission::*;
+        let status = |c: &Caller, p| require(Some(c), p, Scope::Tenant(t)).map_err(|e| e.status());
+        assert_eq!(status(&writer, EventsWrite), Ok(()));
+        assert_eq!(status(&writer, AuditView), Err(403));
+        assert_eq!(status(&reader, AuditView), Ok(()));
+        assert_eq!(status(&reader, EventsWrite), Err(403));
+        assert_eq!(status(&reader, ManageAccess), Err(403));
+        assert_eq!(status(&foreign, EventsWrite), Err(404));
+        assert_eq!(status(&foreign, AuditView), Err(404));
+        assert_eq!(
+            require(Some(&writer), AuditPurge, Scope::Platform).map_err(|e| e.status()),
+            Err(403)
+        );
     }
 }

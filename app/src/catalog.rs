@@ -330,6 +330,17 @@ catalog! {
     AuditCheckpointSigned = "audit.checkpoint_signed", Audit, Sign;
 }
 
+impl EventType {
+    /// Events no person causes: the platform's own work (SPEC: "by System"). Their
+    /// actor is always the System actor.
+    pub const fn is_system_only(self) -> bool {
+        matches!(
+            self,
+            EventType::AlertAutoResolved | EventType::ServiceAutoRestarted | EventType::AuditPurged
+        )
+    }
+}
+
 impl FromStr for EventType {
     type Err = UnknownEventType;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -274,6 +274,10 @@ pub struct Appended {
     pub id: Uuid,
     pub seq: i64,
     pub hash: String,
+    /// True when an entry with the same idempotency key existed already: this is
+    /// that entry, and nothing was written.
+    #[serde(default)]
+    pub replayed: bool,
 }
 
 impl From<&Entry> for Appended {
@@ -282,6 +286,7 @@ impl From<&Entry> for Appended {
             id: e.id,
             seq: e.seq,
             hash: e.hash.clone(),
+            replayed: false,
         }
     }
 }

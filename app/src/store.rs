@@ -121,6 +121,11 @@ pub enum Mutation {
     RevokeApiKey {
         id: Uuid,
     },
+    /// Replaces the tenant's own additions to the sensitive-field list.
+    SetSensitiveFields {
+        tenant_id: Uuid,
+        fields: Vec<String>,
+    },
 }
 
 /// The largest page a caller may ask for.
@@ -152,7 +157,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Appends a batch to one tenant's log in one transaction: all entries or none.
     /// Writes per tenant are serialized, so seq has no gap; returns id, seq and hash
-    /// of each entry in batch order. Entries naming an instance keep the instance
+    /// of each entry in batch order. Every entry is masked with the tenant's
+    /// [`crate::diff::Redactor`] before it is sealed. An entry whose idempotency key
+    /// the tenant has used already is not written: its slot reports the original
+    /// entry with `replayed` set. Entries naming an instance keep the instance
     /// registry current (and `instance.deleted` marks it deleted).
     async fn append(
         &self,
@@ -190,6 +198,13 @@ pub trait Store: Send + Sync + 'static {
     async fn instances(&self, tenant_id: Uuid) -> Result<Vec<InstanceRecord>, StoreError>;
 
     async fn api_keys(&self, tenant_id: Uuid) -> Result<Vec<ApiKeyRecord>, StoreError>;
+
+    /// The API key with this secret hash, revoked or not.
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
+
+    /// The tenant's own additions to the sensitive-field list (masked like the
+    /// built-in ones in every entry appended afterwards).
+    async fn sensitive_fields(&self, tenant_id: Uuid) -> Result<Vec<String>, StoreError>;
 
     /// One page of a tenant's entries matching the filter.
     async fn list(&self, query: &EntryQuery) -> Result<Vec<Entry>, StoreError>;

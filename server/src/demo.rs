@@ -160,7 +160,7 @@ impl Gen {
         let (iid, iname) = instance;
         let (person, ctx) = self.person();
         let on = |e: NewEntry| e.instance(iid, iname).occurred_at(at);
-        let roll = self.rng.below(100);
+        let roll = self.rng.below(112);
         let e = match roll {
             0..=11 => {
                 self.extension_no += 1;
@@ -464,6 +464,7 @@ impl Gen {
                     Some(json!(format!("{iid}.pbx.example.net"))),
                 )
             }
+            100.. => return self.rare(instance, at, person, ctx),
             _ => {
                 // Tenant-level security events: no instance attached.
                 let entry = if roll == 97 {
@@ -486,6 +487,204 @@ impl Gen {
             }
         };
         e.context(ctx)
+    }
+
+    /// The rest of the catalog's everyday events, less frequent.
+    fn rare(
+        &mut self,
+        (iid, iname): (&str, &str),
+        at: DateTime<Utc>,
+        person: Actor,
+        ctx: Context,
+    ) -> NewEntry {
+        let n = 1 + self.rng.below(9);
+        let email = |who: &str| format!("{who}@{iid}.example");
+        let e = match self.rng.below(22) {
+            0 => NewEntry::new(
+                E::TrunkDeleted,
+                person,
+                format!("Deleted trunk SIP-{n} on {iname}"),
+            )
+            .target("trunk", format!("trunk-{n}"), Some(&format!("SIP-{n}")))
+            .change("provider", Some(json!("VoipCo")), None),
+            1 => NewEntry::new(
+                E::QueueDeleted,
+                person,
+                format!("Deleted queue 80{n} on {iname}"),
+            )
+            .target("queue", format!("80{n}"), Some("Overflow"))
+            .change("agents", Some(json!(["101", "102"])), None),
+            2 => NewEntry::new(
+                E::RingGroupDeleted,
+                person,
+                format!("Deleted ring group 70{n}"),
+            )
+            .target("ring_group", format!("70{n}"), Some("Front office"))
+            .change("members", Some(json!(["101", "104"])), None),
+            3 => NewEntry::new(
+                E::ReceptionistDeleted,
+                person,
+                format!("Deleted digital receptionist 60{n}"),
+            )
+            .target("receptionist", format!("60{n}"), Some("Holiday menu"))
+            .change("menu", Some(json!({"1": "sales", "2": "support"})), None),
+            4 => NewEntry::new(
+                E::DepartmentUpdated,
+                person,
+                format!("Updated department Sales on {iname}"),
+            )
+            .target("department", format!("dept-{n}"), Some("Sales"))
+            .change(
+                "office_hours.end",
+                Some(json!("17:00")),
+                Some(json!("18:00")),
+            ),
+            5 => NewEntry::new(
+                E::DepartmentDeleted,
+                person,
+                "Deleted department Night Shift",
+            )
+            .target("department", format!("dept-{n}"), Some("Night Shift"))
+            .change("name", Some(json!("Night Shift")), None),
+            6 => NewEntry::new(
+                E::PromptAssigned,
+                person,
+                format!("Assigned prompt welcome-{n}.wav to the main menu"),
+            )
+            .target(
+                "prompt",
+                format!("welcome-{n}"),
+                Some(&format!("welcome-{n}.wav")),
+            )
+            .change(
+                "main_menu.prompt",
+                Some(json!("welcome.wav")),
+                Some(json!(format!("welcome-{n}.wav"))),
+            ),
+            7 => NewEntry::new(
+                E::PromptDeleted,
+                person,
+                format!("Deleted prompt holiday-{n}.wav"),
+            )
+            .target(
+                "prompt",
+                format!("holiday-{n}"),
+                Some(&format!("holiday-{n}.wav")),
+            )
+            .change("file", Some(json!(format!("holiday-{n}.wav"))), None),
+            8 => {
+                let old = *self.rng.pick(VERSIONS);
+                let new = *self.rng.pick(VERSIONS);
+                NewEntry::new(
+                    E::InstanceVersionChanged,
+                    Actor::system(),
+                    format!("{iname} now reports version {new}"),
+                )
+                .change("version", Some(json!(old)), Some(json!(new)))
+            }
+            9 => NewEntry::new(
+                E::MaintenanceWindowDeleted,
+                person,
+                format!("Deleted the Sunday maintenance window of {iname}"),
+            )
+            .target(
+                "maintenance_window",
+                format!("mw-{n}"),
+                Some("Sunday 02:00"),
+            )
+            .change(
+                "window",
+                Some(json!({"day": "sunday", "start": "02:00", "hours": 2})),
+                None,
+            ),
+            10 => NewEntry::new(
+                E::MaintenancePurged,
+                person,
+                format!("Purged {} old call recordings on {iname}", 100 * n),
+            )
+            .meta("files", json!(100 * n))
+            .meta("freed_mb", json!(250 * n)),
+            11 => NewEntry::new(
+                E::InstanceConnected,
+                Actor::system(),
+                format!("{iname} connected"),
+            )
+            .change("status", Some(json!("offline")), Some(json!("online"))),
+            12 => NewEntry::new(
+                E::InstanceReauthenticated,
+                person,
+                format!("Re-authenticated {iname}"),
+            )
+            .meta("method", json!("api token")),
+            13 => NewEntry::new(
+                E::InstanceNotificationEmailChanged,
+                person,
+                format!("Changed the notification email of {iname}"),
+            )
+            .change(
+                "notification_email",
+                Some(json!(email("it"))),
+                Some(json!(email("alerts"))),
+            ),
+            14 => NewEntry::new(
+                E::StatusPageCreated,
+                person,
+                format!("Created a customer status page for {iname}"),
+            )
+            .target("status_page", format!("sp-{iid}"), Some(iname))
+            .change("public", None, Some(json!(true))),
+            15 => NewEntry::new(
+                E::StatusPageUpdated,
+                person,
+                format!("Updated the status page of {iname}"),
+            )
+            .target("status_page", format!("sp-{iid}"), Some(iname))
+            .change("show_uptime", Some(json!(false)), Some(json!(true))),
+            16 => NewEntry::new(
+                E::InstanceCredentialsCleared,
+                person,
+                format!("Cleared the stored admin credentials of {iname}"),
+            )
+            .change("admin_user", Some(json!("msp-admin")), None)
+            .change("admin_password", Some(json!("old-secret")), None),
+            17 => NewEntry::new(
+                E::AlertResolved,
+                person,
+                format!("Resolved alert: disk usage on {iname}"),
+            )
+            .target("alert", format!("alert-{n}"), Some("Disk usage above 90%"))
+            .change("state", Some(json!("open")), Some(json!("resolved"))),
+            18 => {
+                return NewEntry::new(E::AuthLogout, person, "Signed out")
+                    .occurred_at(at)
+                    .context(ctx)
+            }
+            19 => {
+                return NewEntry::new(
+                    E::AuthPasswordResetRequested,
+                    person,
+                    "Requested a password reset",
+                )
+                .occurred_at(at)
+                .context(ctx)
+            }
+            20 => {
+                return NewEntry::new(
+                    E::AuthPasswordResetCompleted,
+                    person,
+                    "Completed a password reset",
+                )
+                .occurred_at(at)
+                .context(ctx)
+            }
+            _ => {
+                return NewEntry::new(E::AuthMfaFailed, person, "Failed a second-factor challenge")
+                    .meta("method", json!("totp"))
+                    .occurred_at(at)
+                    .context(ctx)
+            }
+        };
+        e.instance(iid, iname).occurred_at(at).context(ctx)
     }
 }
 

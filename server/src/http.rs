@@ -9,7 +9,7 @@ use axum::http::header::{COOKIE, HOST, ORIGIN, REFERER};
 use axum::http::{HeaderName, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use leptos::prelude::provide_context;
 use std::path::Path;
@@ -27,6 +27,11 @@ pub fn router(state: AppState, dist: &Path) -> Router {
     let spa = ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html")));
     Router::new()
         .route("/healthz", get(healthz))
+        .route(
+            "/api/v1/events",
+            post(crate::rest::post_events).get(crate::rest::get_events),
+        )
+        .route("/api/v1/openapi.json", get(crate::rest::openapi))
         .route(
             "/api/{*fn_name}",
             get(server_fn_handler)

@@ -4,6 +4,8 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod ingest;
+pub mod rest;
 pub mod store;
 
 // The server functions live in `app`; naming them here makes sure the linker keeps

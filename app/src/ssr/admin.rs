@@ -5,7 +5,7 @@
 use super::secrets::{random_token, token_hash};
 use super::session::{require_session, Session};
 use super::{state, AppState};
-use crate::api::{ApiKeyView, AppError, CreatedApiKey, CreatedUser, UserView};
+use crate::api::{ApiKeyView, AppError, CreatedApiKey, CreatedUser, SensitiveFieldList, UserView};
 use crate::auth::{require, Permission, Role, Scope};
 use crate::catalog::EventType;
 use crate::entry::NewEntry;
@@ -369,4 +369,78 @@ pub async fn revoke_api_key(id: Uuid) -> Result<(), AppError> {
         .commit(tenant, Mutation::RevokeApiKey { id }, vec![entry])
         .await?;
     Ok(())
+}
+
+/// At most this many tenant additions to the sensitive-field list.
+pub const MAX_SENSITIVE_FIELDS: usize = 50;
+
+async fn sensitive_view(state: &AppState, tenant: Uuid) -> Result<SensitiveFieldList, AppError> {
+    Ok(SensitiveFieldList {
+        builtin: crate::diff::DEFAULT_SENSITIVE
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        tenant: state.store.sensitive_fields(tenant).await?,
+    })
+}
+
+pub async fn sensitive_fields() -> Result<SensitiveFieldList, AppError> {
+    let state = state()?;
+    let (_, tenant) = managing(&state).await?;
+    sensitive_view(&state, tenant).await
+}
+
+pub async fn set_sensitive_fields(fields: Vec<String>) -> Result<SensitiveFieldList, AppError> {
+    let state = state()?;
+    let (session, tenant) = managing(&state).await?;
+    if session.caller.role != Some(Role::Owner) {
+        return Err(AppError::Forbidden(
+            "forbidden: only owners change the tenant's settings".to_owned(),
+        ));
+    }
+    let mut clean: Vec<String> = Vec::new();
+    for field in &fields {
+        let f = field.trim().to_lowercase();
+        let valid = !f.is_empty()
+            && f.len() <= 64
+            && f.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid {
+            return Err(AppError::BadRequest(format!(
+                "`{field}` is not a field name: use 1 to 64 letters, digits, `_` or `-`"
+            )));
+        }
+        if !clean.contains(&f) && !crate::diff::DEFAULT_SENSITIVE.contains(&f.as_str()) {
+            clean.push(f);
+        }
+    }
+    if clean.len() > MAX_SENSITIVE_FIELDS {
+        return Err(AppError::BadRequest(format!(
+            "at most {MAX_SENSITIVE_FIELDS} additional sensitive fields"
+        )));
+    }
+    let before = state.store.sensitive_fields(tenant).await?;
+    if before == clean {
+        return sensitive_view(&state, tenant).await;
+    }
+    let entry = NewEntry::new(
+        EventType::TenantSettingsChanged,
+        session.actor(),
+        "Changed the tenant's sensitive fields",
+    )
+    .target("tenant", tenant.to_string(), None)
+    .change("sensitive_fields", Some(json!(before)), Some(json!(clean)))
+    .context(session.context());
+    state
+        .store
+        .commit(
+            tenant,
+            Mutation::SetSensitiveFields {
+                tenant_id: tenant,
+                fields: clean,
+            },
+            vec![entry],
+        )
+        .await?;
+    sensitive_view(&state, tenant).await
 }

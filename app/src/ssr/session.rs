@@ -115,6 +115,7 @@ async fn caller_for(state: &AppState, user: UserRecord) -> Result<Caller, AppErr
         role: user.role,
         super_admin: user.super_admin,
         grants,
+        key_scopes: None,
     })
 }
 

@@ -3,7 +3,7 @@
 use super::ErrorState;
 use crate::api::{
     api_keys, change_role, create_api_key, create_user, instances, remove_user, revoke_api_key,
-    set_grant, users, AppError, InstanceView, UserView,
+    sensitive_fields, set_grant, set_sensitive_fields, users, AppError, InstanceView, UserView,
 };
 use crate::auth::Role;
 use leptos::prelude::*;
@@ -44,6 +44,8 @@ pub fn AdminPage() -> impl IntoView {
             <NewUserForm report=report/>
             <h2>"API keys"</h2>
             <ApiKeys version=version report=report/>
+            <h2>"Sensitive fields"</h2>
+            <SensitiveFieldsForm version=version report=report/>
         </section>
     }
 }
@@ -225,6 +227,51 @@ fn ApiKeys(version: RwSignal<u32>, report: Callback<Result<String, AppError>>) -
             {move || secret.get().map(|s| view! {
                 <p class="secret">"The key's secret, shown only now: "<code>{s}</code></p>
             })}
+        </form>
+    }
+}
+
+/// The tenant's own additions to the masked field names (owners change them).
+#[component]
+fn SensitiveFieldsForm(
+    version: RwSignal<u32>,
+    report: Callback<Result<String, AppError>>,
+) -> impl IntoView {
+    let current = LocalResource::new(move || {
+        version.track();
+        sensitive_fields()
+    });
+    let text = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        if let Some(Ok(f)) = current.get() {
+            text.set(f.tenant.join(", "));
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let fields: Vec<String> = text
+            .get_untracked()
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        spawn_local(async move {
+            report.run(
+                set_sensitive_fields(fields)
+                    .await
+                    .map(|_| "Sensitive fields saved".to_owned()),
+            );
+        });
+    };
+    view! {
+        <p class="hint">
+            "Values of these fields are stored as *** at any depth. Always masked: "
+            {move || current.get().and_then(|r| r.ok()).map(|f| f.builtin.join(", "))}
+        </p>
+        <form class="inline-form" on:submit=submit>
+            <input type="text" placeholder="e.g. voicemail_pin, sip_secret" aria-label="Additional sensitive fields"
+                prop:value=text on:input=move |ev| text.set(event_target_value(&ev))/>
+            <button type="submit" class="primary">"Save"</button>
         </form>
     }
 }

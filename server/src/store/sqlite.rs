@@ -8,6 +8,7 @@
 use super::internal;
 use app::api::FeedFilter;
 use app::catalog::EventType;
+use app::diff::Redactor;
 use app::entry::{
     Actor, ActorKind, Appended, Change, Context, Entry, InstanceRef, NewEntry, Target, Tenant,
 };
@@ -214,6 +215,32 @@ async fn insert_entry(conn: &mut sqlx::SqliteConnection, e: &Entry) -> Result<()
     Ok(())
 }
 
+/// The entry a tenant already wrote with this idempotency key, if any.
+async fn replay(
+    conn: &mut sqlx::SqliteConnection,
+    tenant_id: Uuid,
+    key: &str,
+) -> Result<Option<Appended>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, seq, hash FROM entries WHERE tenant_id = ? AND idempotency_key = ?",
+    )
+    .bind(tenant_id.to_string())
+    .bind(key)
+    .fetch_optional(conn)
+    .await
+    .map_err(internal)?;
+    row.map(|r| {
+        let id: String = r.try_get("id").map_err(internal)?;
+        Ok(Appended {
+            id: Uuid::parse_str(&id).map_err(|_| corrupt("id"))?,
+            seq: r.try_get("seq").map_err(internal)?,
+            hash: r.try_get("hash").map_err(internal)?,
+            replayed: true,
+        })
+    })
+    .transpose()
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_tenant(&self, slug: &str, name: &str) -> Result<Tenant, StoreError> {
@@ -279,16 +306,13 @@ impl Store for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(internal)?;
-        let tenant_known = sqlx::query("SELECT 1 FROM tenants WHERE id = ?")
-            .bind(tenant_id.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(internal)?
-            .is_some();
-        if !tenant_known {
+        let Some(extra_sensitive) =
+            super::sqlite_accounts::sensitive_fields(&mut tx, tenant_id).await?
+        else {
             return Err(StoreError::NotFound("tenant".to_owned()));
-        }
+        };
         super::sqlite_accounts::apply(&mut tx, &mutation).await?;
+        let redactor = Redactor::new(&extra_sensitive);
         let head = sqlx::query(
             "SELECT seq, hash FROM entries WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1",
         )
@@ -306,7 +330,14 @@ impl Store for SqliteStore {
         };
         let now = Utc::now();
         let mut appended = Vec::with_capacity(batch.len());
-        for new in batch {
+        for mut new in batch {
+            if let Some(key) = &new.idempotency_key {
+                if let Some(original) = replay(&mut tx, tenant_id, key).await? {
+                    appended.push(original);
+                    continue;
+                }
+            }
+            redactor.apply(&mut new);
             seq += 1;
             let entry = new.seal(Uuid::now_v7(), tenant_id, seq, now, &prev);
             insert_entry(&mut tx, &entry).await?;
@@ -372,6 +403,17 @@ impl Store for SqliteStore {
 
     async fn api_keys(&self, tenant_id: Uuid) -> Result<Vec<ApiKeyRecord>, StoreError> {
         super::sqlite_accounts::api_keys(&self.pool, tenant_id).await
+    }
+
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        super::sqlite_accounts::api_key_by_hash(&self.pool, key_hash).await
+    }
+
+    async fn sensitive_fields(&self, tenant_id: Uuid) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(internal)?;
+        super::sqlite_accounts::sensitive_fields(&mut conn, tenant_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("tenant".to_owned()))
     }
 
     async fn list(&self, query: &EntryQuery) -> Result<Vec<Entry>, StoreError> {

@@ -106,35 +106,66 @@ pub async fn instances(
         .collect()
 }
 
+const API_KEY_COLUMNS: &str = "id, tenant_id, name, prefix, scopes, created_at, revoked_at";
+
+fn api_key_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<ApiKeyRecord, StoreError> {
+    let id: String = r.try_get("id").map_err(internal)?;
+    let tenant: String = r.try_get("tenant_id").map_err(internal)?;
+    let scopes: String = r.try_get("scopes").map_err(internal)?;
+    let revoked: Option<i64> = r.try_get("revoked_at").map_err(internal)?;
+    Ok(ApiKeyRecord {
+        id: parse_uuid(&id, "api key id")?,
+        tenant_id: parse_uuid(&tenant, "tenant id")?,
+        name: r.try_get("name").map_err(internal)?,
+        prefix: r.try_get("prefix").map_err(internal)?,
+        scopes: scopes
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        created_at: from_millis(r.try_get("created_at").map_err(internal)?)?,
+        revoked: revoked.is_some(),
+    })
+}
+
 pub async fn api_keys(pool: &SqlitePool, tenant_id: Uuid) -> Result<Vec<ApiKeyRecord>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, tenant_id, name, prefix, scopes, created_at, revoked_at FROM api_keys \
-         WHERE tenant_id = ? ORDER BY created_at",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE tenant_id = ? ORDER BY created_at"
+    ))
     .bind(tenant_id.to_string())
     .fetch_all(pool)
     .await
     .map_err(internal)?;
-    rows.iter()
-        .map(|r| {
-            let id: String = r.try_get("id").map_err(internal)?;
-            let scopes: String = r.try_get("scopes").map_err(internal)?;
-            let revoked: Option<i64> = r.try_get("revoked_at").map_err(internal)?;
-            Ok(ApiKeyRecord {
-                id: parse_uuid(&id, "api key id")?,
-                tenant_id,
-                name: r.try_get("name").map_err(internal)?,
-                prefix: r.try_get("prefix").map_err(internal)?,
-                scopes: scopes
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-                created_at: from_millis(r.try_get("created_at").map_err(internal)?)?,
-                revoked: revoked.is_some(),
-            })
-        })
-        .collect()
+    rows.iter().map(api_key_from_row).collect()
+}
+
+pub async fn api_key_by_hash(
+    pool: &SqlitePool,
+    key_hash: &str,
+) -> Result<Option<ApiKeyRecord>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = ?"
+    ))
+    .bind(key_hash)
+    .fetch_optional(pool)
+    .await
+    .map_err(internal)?;
+    row.as_ref().map(api_key_from_row).transpose()
+}
+
+/// The tenant's own additions to the sensitive-field list.
+pub async fn sensitive_fields(
+    conn: &mut SqliteConnection,
+    tenant_id: Uuid,
+) -> Result<Option<Vec<String>>, StoreError> {
+    let text: Option<String> =
+        sqlx::query_scalar("SELECT sensitive_fields FROM tenants WHERE id = ?")
+            .bind(tenant_id.to_string())
+            .fetch_optional(conn)
+            .await
+            .map_err(internal)?;
+    text.map(|t| serde_json::from_str(&t).map_err(|_| super::sqlite::corrupt("sensitive_fields")))
+        .transpose()
 }
 
 /// Keeps the instance registry current: its latest name, and deleted once deleted.
@@ -363,6 +394,16 @@ pub async fn apply(conn: &mut SqliteConnection, mutation: &Mutation) -> Result<(
             .await
             .map_err(internal)?;
             one_row(done, "API key")?;
+        }
+        Mutation::SetSensitiveFields { tenant_id, fields } => {
+            let text = serde_json::to_string(fields).map_err(internal)?;
+            let done = sqlx::query("UPDATE tenants SET sensitive_fields = ? WHERE id = ?")
+                .bind(text)
+                .bind(tenant_id.to_string())
+                .execute(conn)
+                .await
+                .map_err(internal)?;
+            one_row(done, "tenant")?;
         }
     }
     Ok(())

@@ -26,7 +26,7 @@ pub struct TestApp {
     dir: tempfile::TempDir,
     dist: tempfile::TempDir,
     pub store: Arc<dyn Store>,
-    state: AppState,
+    pub state: AppState,
 }
 
 pub struct Answer {
@@ -290,6 +290,18 @@ async fn the_allow_deny_matrix_over_every_server_function() {
             Target::ApiKey,
             json!({"id": "TARGET"}),
             [401, 403, 403, 200, 200, 404, 400],
+        ),
+        (
+            "sensitive_fields",
+            Target::Nothing,
+            json!({}),
+            [401, 403, 403, 200, 200, 200, 400],
+        ),
+        (
+            "set_sensitive_fields",
+            Target::Nothing,
+            json!({"fields": ["pin"]}),
+            [401, 403, 403, 403, 200, 200, 400],
         ),
         (
             "set_password",

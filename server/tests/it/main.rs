@@ -1,6 +1,7 @@
 //! Integration tests: the real SQLite store on a real file, and the real router.
 
 mod http;
+mod ingest;
 mod store;
 
 use app::catalog::EventType;

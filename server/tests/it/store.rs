@@ -147,16 +147,54 @@ async fn each_tenant_has_its_own_sequence_and_nothing_crosses() {
 async fn a_failing_batch_writes_nothing() {
     let (_dir, store) = fresh_store().await;
     let t = tenant(&store, "acme").await;
+    store.append(t.id, vec![entry(1)]).await.unwrap();
+    // Make the database refuse one entry of the next batch, mid-way.
+    sqlx::query(
+        "CREATE TRIGGER poison BEFORE INSERT ON entries WHEN NEW.description = 'poison' \
+         BEGIN SELECT RAISE(ABORT, 'poisoned'); END",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let mut poison = entry(3);
+    poison.description = "poison".into();
+    let result = store.append(t.id, vec![entry(2), poison, entry(4)]).await;
+    assert!(matches!(result, Err(StoreError::Internal(_))), "{result:?}");
+    assert_eq!(
+        all_entries(&store, t.id).await.len(),
+        1,
+        "the batch rolled back"
+    );
+    sqlx::query("DROP TRIGGER poison")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    // and seq continues without a gap afterwards
+    assert_eq!(store.append(t.id, vec![entry(5)]).await.unwrap()[0].seq, 2);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_is_written_once_and_replayed_after() {
+    let (_dir, store) = fresh_store().await;
+    let t = tenant(&store, "acme").await;
     let mut keyed = entry(1);
     keyed.idempotency_key = Some("k-1".into());
-    store.append(t.id, vec![keyed.clone()]).await.unwrap();
-    // The second entry reuses the key, so the whole batch must roll back.
-    let result = store.append(t.id, vec![entry(2), keyed]).await;
-    assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
-    let stored = all_entries(&store, t.id).await;
-    assert_eq!(stored.len(), 1);
-    // and seq continues without a gap afterwards
-    assert_eq!(store.append(t.id, vec![entry(3)]).await.unwrap()[0].seq, 2);
+    let first = store.append(t.id, vec![keyed.clone()]).await.unwrap();
+    assert!(!first[0].replayed);
+    let again = store
+        .append(t.id, vec![entry(2), keyed.clone(), keyed])
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 3);
+    assert_eq!((again[0].seq, again[0].replayed), (2, false));
+    for replay in &again[1..] {
+        assert!(replay.replayed);
+        assert_eq!(
+            (replay.id, replay.seq, &replay.hash),
+            (first[0].id, 1, &first[0].hash)
+        );
+    }
+    assert_eq!(all_entries(&store, t.id).await.len(), 2);
 }
 
 #[tokio::test]

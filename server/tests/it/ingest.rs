@@ -1,0 +1,506 @@
+//! The ingestion and read API through the real router, on a real SQLite file:
+//! limits, precise errors, atomic batches, idempotent retries, redaction down to the
+//! file's bytes, tenant isolation and the System actor.
+
+use super::http::TestApp;
+use app::entry::ActorKind;
+use app::ssr::admin::issue_api_key;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use serde_json::{json, Value};
+
+impl TestApp {
+    /// A fresh API key of a demo tenant, with the given scopes.
+    async fn key(&self, slug: &str, scopes: &[&str]) -> String {
+        let tenant = self.tenant(slug).await;
+        let scopes: Vec<String> = scopes.iter().map(|s| format!("events:{s}")).collect();
+        issue_api_key(&self.state, tenant.id, "test producer", &scopes, None)
+            .await
+            .unwrap()
+            .1
+    }
+
+    async fn post_events(&self, key: Option<&str>, body: impl Into<Body>) -> (StatusCode, Value) {
+        let mut req = Request::post("/api/v1/events")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::USER_AGENT, "pbx-sync/2.1");
+        if let Some(k) = key {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {k}"));
+        }
+        let a = self.send(req.body(body.into()).unwrap()).await;
+        let json = serde_json::from_str(&a.body).unwrap_or(Value::Null);
+        (a.status, json)
+    }
+
+    async fn get_events(&self, key: Option<&str>, query: &str) -> (StatusCode, Value) {
+        let mut req = Request::get(format!("/api/v1/events{query}"));
+        if let Some(k) = key {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {k}"));
+        }
+        let a = self.send(req.body(Body::empty()).unwrap()).await;
+        let json = serde_json::from_str(&a.body).unwrap_or(Value::Null);
+        (a.status, json)
+    }
+
+    async fn count(&self, slug: &str) -> usize {
+        self.entries(slug).await.len()
+    }
+}
+
+fn event(n: usize) -> Value {
+    json!({
+        "event_type": "extension.updated",
+        "description": format!("Renamed extension {n}"),
+        "actor": {"kind": "user", "id": "tech-17", "name": "Ana Lima", "email": "ana@northwind.example"},
+        "instance": {"id": "pbx-acme-hq"},
+        "target": {"kind": "extension", "id": n, "name": "Reception"},
+        "before": {"name": "Reception", "ring_timeout_s": 20},
+        "after": {"name": format!("Front Desk {n}"), "ring_timeout_s": 20},
+        "occurred_at": "2026-11-20T09:30:00Z",
+        "idempotency_key": format!("sync-{n}")
+    })
+}
+
+#[tokio::test]
+async fn a_batch_commits_and_a_retry_with_the_same_keys_writes_nothing() {
+    let app = TestApp::new().await;
+    let key = app.key("northwind", &["write"]).await;
+    let before = app.count("northwind").await;
+    let batch = json!({"events": [event(1), event(2), event(3)]});
+    let (status, first) = app.post_events(Some(&key), batch.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["accepted"], 3);
+    let seqs: Vec<i64> = first["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs[1], seqs[0] + 1);
+    assert_eq!(seqs[2], seqs[0] + 2);
+    assert_eq!(app.count("northwind").await, before + 3);
+
+    let (status, retry) = app.post_events(Some(&key), batch.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{retry}");
+    assert_eq!(
+        (retry["accepted"].as_u64(), retry["replayed"].as_u64()),
+        (Some(0), Some(3))
+    );
+    for (a, b) in first["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(retry["results"].as_array().unwrap())
+    {
+        assert_eq!(
+            (&a["id"], &a["seq"], &a["hash"]),
+            (&b["id"], &b["seq"], &b["hash"])
+        );
+        assert_eq!(b["status"], "replayed");
+    }
+    assert_eq!(
+        app.count("northwind").await,
+        before + 3,
+        "a retry writes nothing"
+    );
+
+    // What was stored: the diff, the snapshotted instance name, the user's label.
+    let stored = app.entries("northwind").await;
+    let e = stored
+        .iter()
+        .find(|e| e.idempotency_key.as_deref() == Some("sync-2"))
+        .unwrap();
+    assert_eq!(e.instance.as_ref().unwrap().name, "Acme HQ");
+    assert_eq!(e.actor.label, "Ana Lima <ana@northwind.example>");
+    assert_eq!(e.changes.len(), 1);
+    assert_eq!(e.changes[0].path, "name");
+    assert_eq!(e.changes[0].new, Some(json!("Front Desk 2")));
+    assert_eq!(e.context.user_agent.as_deref(), Some("pbx-sync/2.1"));
+    assert_eq!(e.occurred_at.to_rfc3339(), "2026-11-20T09:30:00+00:00");
+}
+
+#[tokio::test]
+async fn one_invalid_event_is_refused_and_the_valid_ones_commit() {
+    let app = TestApp::new().await;
+    let key = app.key("northwind", &["write"]).await;
+    let before = app.count("northwind").await;
+    let mut bad = event(2);
+    bad["event_type"] = json!("extension.exploded");
+    bad["occurred_at"] = json!("last tuesday");
+    let (status, answer) = app
+        .post_events(Some(&key), json!([event(1), bad, event(3)]).to_string())
+        .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{answer}");
+    assert_eq!(
+        (answer["accepted"].as_u64(), answer["rejected"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let rejected = &answer["results"][1];
+    assert_eq!(
+        (rejected["index"].as_u64(), rejected["status"].as_str()),
+        (Some(1), Some("rejected"))
+    );
+    let fields: Vec<&str> = rejected["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, vec!["event_type", "occurred_at"]);
+    assert!(rejected["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("extension.exploded"));
+    assert_eq!(answer["results"][2]["status"], "created");
+    assert_eq!(app.count("northwind").await, before + 2);
+}
+
+#[tokio::test]
+async fn every_limit_gives_its_documented_status_and_writes_nothing() {
+    let app = TestApp::new().await;
+    let key = app.key("northwind", &["write"]).await;
+    let before = app.count("northwind").await;
+    let bytes_before = app.db_bytes().len();
+
+    let deep = {
+        let mut v = json!("bottom");
+        for _ in 0..40 {
+            v = json!({ "x": v });
+        }
+        let mut e = event(1);
+        e["metadata"] = v;
+        e
+    };
+    let oversized_event = {
+        let mut e = event(1);
+        e["metadata"] = json!({"blob": "x".repeat(70 * 1024)});
+        e
+    };
+    let cases: Vec<(&str, String, StatusCode, &str)> = vec![
+        (
+            "oversize body",
+            format!("[{}]", event(1)).replace("Reception", &"R".repeat(1_100_000)),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
+        (
+            "too many events",
+            json!({"events": vec![event(1); 1001]}).to_string(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_events",
+        ),
+        (
+            "nesting too deep",
+            deep.to_string(),
+            StatusCode::BAD_REQUEST,
+            "too_deep",
+        ),
+        (
+            "malformed JSON",
+            "{\"event_type\": ".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            "empty batch",
+            "{\"events\": []}".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "empty_batch",
+        ),
+    ];
+    for (what, body, status, code) in cases {
+        let (got, answer) = app.post_events(Some(&key), body).await;
+        assert_eq!(got, status, "{what}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{what}: {answer}");
+    }
+
+    // Per-event refusals: a single bad event answers 422 with its field.
+    let mut wrong_types = event(1);
+    wrong_types["description"] = json!(42);
+    let mut unknown_type = event(1);
+    unknown_type["event_type"] = json!("pbx.teleported");
+    let mut bad_time = event(1);
+    bad_time["occurred_at"] = json!("2026-13-45T99:00:00Z");
+    let mut unknown_field = event(1);
+    unknown_field["colour"] = json!("red");
+    let cases = vec![
+        ("wrong field type", wrong_types, "description"),
+        ("unknown event type", unknown_type, "event_type"),
+        ("bad timestamp", bad_time, "occurred_at"),
+        ("unknown field", unknown_field, "colour"),
+        ("event over 64 KiB", oversized_event, "(event)"),
+    ];
+    for (what, e, field) in cases {
+        let (got, answer) = app.post_events(Some(&key), e.to_string()).await;
+        assert_eq!(got, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {answer}");
+        assert_eq!(
+            answer["results"][0]["errors"][0]["field"], field,
+            "{what}: {answer}"
+        );
+    }
+    assert_eq!(app.count("northwind").await, before, "nothing was written");
+    assert!(app.db_bytes().len() >= bytes_before);
+}
+
+#[tokio::test]
+async fn keys_are_checked_and_never_cross_tenants() {
+    let app = TestApp::new().await;
+    let northwind_writer = app.key("northwind", &["write"]).await;
+    let harbor_key = app.key("harbor", &["write", "read"]).await;
+    let (status, answer) = app.post_events(None, event(1).to_string()).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("missing_api_key"))
+    );
+    let (status, _) = app
+        .post_events(Some("stk_not-a-key"), event(1).to_string())
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A browser session is not an API key.
+    let cookie = app.login("jane@northwind.example").await;
+    let a = app
+        .send(
+            Request::post("/api/v1/events")
+                .header(header::COOKIE, cookie)
+                .body(Body::from(event(1).to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    // A writer cannot read; reads need the read scope.
+    let (status, answer) = app.get_events(Some(&northwind_writer), "").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+
+    // Harbor's key writes into Harbor only, even naming Northwind's instance id.
+    let northwind_before = app.count("northwind").await;
+    let mut e = event(9);
+    e["instance"] = json!({"id": "pbx-acme-hq", "name": "Harbor's own Acme"});
+    let (status, answer) = app.post_events(Some(&harbor_key), e.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(app.count("northwind").await, northwind_before);
+    let harbor = app.tenant("harbor").await;
+    let (status, page) = app.get_events(Some(&harbor_key), "?limit=1000").await;
+    assert_eq!(status, StatusCode::OK);
+    let entries = page["entries"].as_array().unwrap();
+    assert!(!entries.is_empty());
+    assert!(entries.iter().all(|e| e["tenant_id"] == json!(harbor.id)));
+
+    // A revoked key is refused.
+    let key_id = app
+        .store
+        .api_keys(harbor.id)
+        .await
+        .unwrap()
+        .last()
+        .unwrap()
+        .id;
+    app.store
+        .commit(
+            harbor.id,
+            app::store::Mutation::RevokeApiKey { id: key_id },
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (status, answer) = app
+        .post_events(Some(&harbor_key), event(10).to_string())
+        .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("revoked_api_key"))
+    );
+}
+
+#[tokio::test]
+async fn reads_page_by_seq_with_filters() {
+    let app = TestApp::new().await;
+    let key = app.key("northwind", &["read"]).await;
+    let total = app.count("northwind").await;
+    let mut seqs = Vec::new();
+    let mut after = 0;
+    loop {
+        let (status, page) = app
+            .get_events(Some(&key), &format!("?after_seq={after}&limit=50"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        seqs.extend(
+            page["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["seq"].as_i64().unwrap()),
+        );
+        after = page["next_after_seq"].as_i64().unwrap();
+        if !page["has_more"].as_bool().unwrap() {
+            break;
+        }
+    }
+    assert_eq!(
+        seqs,
+        (1..=total as i64).collect::<Vec<_>>(),
+        "every seq once, in order"
+    );
+
+    let (status, page) = app
+        .get_events(Some(&key), "?category=alerts&limit=1000")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let alerts = page["entries"].as_array().unwrap();
+    assert!(!alerts.is_empty());
+    assert!(alerts
+        .iter()
+        .all(|e| e["event_type"].as_str().unwrap().starts_with("alert.")
+            || e["event_type"].as_str().unwrap().starts_with("service.")));
+    for (query, param) in [
+        ("?limit=0", "limit"),
+        ("?after_seq=-1", "after_seq"),
+        ("?category=nope", "category"),
+        ("?colour=red", "colour"),
+    ] {
+        let (status, answer) = app.get_events(Some(&key), query).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(
+            answer["error"]["message"].as_str().unwrap().contains(param),
+            "{answer}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn secrets_nested_anywhere_never_reach_the_database_file() {
+    let app = TestApp::new().await;
+    let key = app.key("northwind", &["write"]).await;
+    let secrets = [
+        "hunter2-BEFORE-secret",
+        "hunter2-AFTER-secret",
+        "meta-TOKEN-9f8e7d",
+        "deep-PRIVATE-KEY-material",
+    ];
+    let e = json!({
+        "event_type": "instance.credentials_saved",
+        "description": "Saved new SIP credentials",
+        "instance": {"id": "pbx-acme-hq"},
+        "before": {"sip": {"user": "acme", "Password": secrets[0]}},
+        "after": {"sip": {"user": "acme", "Password": secrets[1]}},
+        "metadata": {"token": secrets[2], "nested": [{"ssh": {"private_key": secrets[3]}}]}
+    });
+    let (status, answer) = app.post_events(Some(&key), e.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let bytes = app.db_bytes();
+    for s in secrets {
+        assert!(
+            !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+            "{s} reached the file"
+        );
+    }
+    let stored = app.entries("northwind").await;
+    let entry = stored
+        .iter()
+        .find(|e| e.description == "Saved new SIP credentials")
+        .unwrap();
+    let change = entry
+        .changes
+        .iter()
+        .find(|c| c.path == "sip.Password")
+        .expect("the masked change stays");
+    assert_eq!(
+        (change.old.clone(), change.new.clone()),
+        (Some(json!("***")), Some(json!("***")))
+    );
+    assert_eq!(entry.metadata["token"], json!("***"));
+}
+
+#[tokio::test]
+async fn events_no_person_caused_are_by_system() {
+    let app = TestApp::new().await;
+    let key = app.key("northwind", &["write"]).await;
+    let e = json!({
+        "event_type": "alert.auto_resolved",
+        "description": "Trunk registration recovered on the next poll",
+        "instance": {"id": "pbx-birchwood"}
+    });
+    let (status, answer) = app.post_events(Some(&key), e.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let stored = app.entries("northwind").await;
+    let entry = stored
+        .iter()
+        .find(|e| e.description.starts_with("Trunk registration recovered"))
+        .unwrap();
+    assert_eq!(
+        (entry.actor.kind, entry.actor.label.as_str()),
+        (ActorKind::System, "System")
+    );
+    assert_eq!(entry.instance.as_ref().unwrap().name, "Birchwood Dental");
+    // An ordinary event without an actor is attributed to the key.
+    let (_, answer) = app
+        .post_events(
+            Some(&key),
+            json!({"event_type": "alert.muted", "description": "Muted disk alert"}).to_string(),
+        )
+        .await;
+    assert_eq!(answer["accepted"], 1);
+    let stored = app.entries("northwind").await;
+    assert_eq!(stored[0].actor.kind, ActorKind::ApiKey);
+    assert_eq!(stored[0].actor.label, "test producer");
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_served() {
+    let app = TestApp::new().await;
+    let a = app
+        .send(
+            Request::get("/api/v1/openapi.json")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    let doc: Value = serde_json::from_str(&a.body).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(doc["paths"]["/api/v1/events"]["post"].is_object());
+    assert!(doc["paths"]["/api/v1/events"]["get"].is_object());
+    assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+}
+
+#[tokio::test]
+async fn a_tenants_own_sensitive_fields_are_masked_and_the_change_is_audited() {
+    let app = TestApp::new().await;
+    let jane = app.login("jane@northwind.example").await;
+    let a = app
+        .call(
+            Some(&jane),
+            "set_sensitive_fields",
+            json!({"fields": ["Voicemail_PIN", "bad field!"]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+    let a = app
+        .call(
+            Some(&jane),
+            "set_sensitive_fields",
+            json!({"fields": ["Voicemail_PIN"]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let audit = &app.entries("northwind").await[0];
+    assert_eq!(
+        audit.event_type,
+        app::catalog::EventType::TenantSettingsChanged
+    );
+    assert_eq!(audit.changes[0].new, Some(json!(["voicemail_pin"])));
+
+    let key = app.key("northwind", &["write"]).await;
+    let e = json!({
+        "event_type": "extension.updated", "description": "Changed the voicemail PIN",
+        "before": {"voicemail_pin": "4711-old-pin"}, "after": {"voicemail_pin": "0815-new-pin"}
+    });
+    let (status, _) = app.post_events(Some(&key), e.to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    let bytes = app.db_bytes();
+    for s in ["4711-old-pin", "0815-new-pin"] {
+        assert!(
+            !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+            "{s} reached the file"
+        );
+    }
+}
