@@ -200,6 +200,10 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
+    fn error(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(field_error(field, message));
+    }
+
     fn get(&self, key: &str) -> Option<&'a Value> {
         self.map.get(key).filter(|v| !v.is_null())
     }
@@ -208,22 +212,16 @@ impl<'a> Fields<'a> {
         match value {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.trim().is_empty() => {
-                self.errors.push(field_error(path, "must not be empty"));
+                self.error(path, "must not be empty");
                 None
             }
             Some(Value::String(s)) if s.chars().count() > max => {
-                self.errors.push(field_error(
-                    path,
-                    format!("is longer than {max} characters"),
-                ));
+                self.error(path, format!("is longer than {max} characters"));
                 None
             }
             Some(Value::String(s)) => Some(s.trim().to_owned()),
             Some(other) => {
-                self.errors.push(field_error(
-                    path,
-                    format!("expected a string, got {}", kind(other)),
-                ));
+                self.error(path, format!("expected a string, got {}", kind(other)));
                 None
             }
         }
@@ -231,7 +229,7 @@ impl<'a> Fields<'a> {
 
     fn required_string(&mut self, path: &str, value: Option<&Value>, max: usize) -> String {
         if value.is_none_or(Value::is_null) {
-            self.errors.push(field_error(path, "is required"));
+            self.error(path, "is required");
             return String::new();
         }
         self.string(path, value, max).unwrap_or_default()
@@ -242,10 +240,7 @@ impl<'a> Fields<'a> {
             None | Some(Value::Null) => None,
             Some(Value::Object(m)) => Some(m),
             Some(other) => {
-                self.errors.push(field_error(
-                    path,
-                    format!("expected an object, got {}", kind(other)),
-                ));
+                self.error(path, format!("expected an object, got {}", kind(other)));
                 None
             }
         }
@@ -253,10 +248,10 @@ impl<'a> Fields<'a> {
 
     fn only(&mut self, path: &str, map: &Map<String, Value>, allowed: &[&str]) {
         for key in map.keys().filter(|k| !allowed.contains(&k.as_str())) {
-            self.errors.push(field_error(
+            self.error(
                 format!("{path}.{key}"),
                 format!("unknown field; expected one of: {}", allowed.join(", ")),
-            ));
+            );
         }
     }
 }
@@ -292,39 +287,39 @@ pub fn validate_event(value: &Value, known: &Known<'_>) -> Result<NewEntry, Vec<
         errors: Vec::new(),
     };
     for key in map.keys().filter(|k| !EVENT_FIELDS.contains(&k.as_str())) {
-        f.errors.push(field_error(
+        f.error(
             key.clone(),
             format!(
                 "unknown field; expected one of: {}",
                 EVENT_FIELDS.join(", ")
             ),
-        ));
+        );
     }
 
     let event_type = match f.get("event_type") {
         None => {
-            f.errors.push(field_error("event_type", "is required"));
+            f.error("event_type", "is required");
             None
         }
         Some(Value::String(s)) => match EventType::from_str(s) {
             Ok(t) if t.category() == Category::Audit => {
-                f.errors.push(field_error(
+                f.error(
                     "event_type",
                     format!("`{s}` is written by Stele itself, not through the API"),
-                ));
+                );
                 None
             }
             Ok(t) => Some(t),
             Err(e) => {
-                f.errors.push(field_error("event_type", e.to_string()));
+                f.error("event_type", e.to_string());
                 None
             }
         },
         Some(other) => {
-            f.errors.push(field_error(
+            f.error(
                 "event_type",
                 format!("expected a string, got {}", kind(other)),
-            ));
+            );
             None
         }
     };
@@ -376,31 +371,31 @@ fn actor(f: &mut Fields<'_>, event_type: Option<EventType>, known: &Known<'_>) -
                     actor
                 }
                 Some(other) => {
-                    f.errors.push(field_error(
+                    f.error(
                         "actor.kind",
                         format!("`{other}` is not an actor kind: expected user or system"),
-                    ));
+                    );
                     Actor::system()
                 }
             }
         }
         Some(other) => {
-            f.errors.push(field_error(
+            f.error(
                 "actor",
                 format!(
                     "expected {{\"kind\": \"user\", \"id\": …}} or \"system\", got {}",
                     kind(other)
                 ),
-            ));
+            );
             Actor::system()
         }
     };
     if system_only && actor != Actor::system() {
         if let Some(t) = event_type {
-            f.errors.push(field_error(
+            f.error(
                 "actor",
                 format!("`{t}` is caused by no person: its actor is system"),
-            ));
+            );
         }
     }
     actor
@@ -416,10 +411,10 @@ fn instance(f: &mut Fields<'_>, known: &Known<'_>) -> Option<InstanceRef> {
         None => match known.instances.get(&id) {
             Some(name) => name.clone(),
             None => {
-                f.errors.push(field_error(
+                f.error(
                     "instance.name",
                     format!("is required: Stele does not know instance `{id}` yet"),
-                ));
+                );
                 return None;
             }
         },
@@ -448,10 +443,7 @@ fn changes<'a>(
     let after = f.get("after");
     let explicit = f.get("changes");
     if explicit.is_some() && (before.is_some() || after.is_some()) {
-        f.errors.push(field_error(
-            "changes",
-            "give either before/after or changes, not both",
-        ));
+        f.error("changes", "give either before/after or changes, not both");
         return Vec::new();
     }
     let mut changes = match explicit {
@@ -461,22 +453,19 @@ fn changes<'a>(
             .filter_map(|(i, item)| explicit_change(f, i, item))
             .collect(),
         Some(other) => {
-            f.errors.push(field_error(
+            f.error(
                 "changes",
                 format!(
                     "expected an array of {{path, old, new}}, got {}",
                     kind(other)
                 ),
-            ));
+            );
             Vec::new()
         }
         None => {
             for (name, side) in [("before", before), ("after", after)] {
                 if let Some(v) = side.filter(|v| !v.is_object()) {
-                    f.errors.push(field_error(
-                        name,
-                        format!("expected an object, got {}", kind(v)),
-                    ));
+                    f.error(name, format!("expected an object, got {}", kind(v)));
                 }
             }
             let empty = Value::Object(Map::new());
@@ -497,8 +486,7 @@ fn explicit_change<'a>(f: &mut Fields<'a>, i: usize, item: &'a Value) -> Option<
     let old = m.get("old").filter(|v| !v.is_null()).cloned();
     let new = m.get("new").filter(|v| !v.is_null()).cloned();
     if old.is_none() && new.is_none() {
-        f.errors
-            .push(field_error(path, "a change needs an old or a new value"));
+        f.error(path, "a change needs an old or a new value");
         return None;
     }
     Some(Change {
@@ -516,15 +504,15 @@ fn parameter_push(
     changes: &mut Vec<Change>,
 ) {
     let Some(meta) = metadata else {
-        f.errors.push(field_error(
+        f.error(
             "metadata",
             "a parameter push needs metadata.parameter and metadata.value",
-        ));
+        );
         return;
     };
     let parameter = f.required_string("metadata.parameter", meta.get("parameter"), MAX_NAME);
     let Some(value) = meta.get("value").filter(|v| !v.is_null()).cloned() else {
-        f.errors.push(field_error("metadata.value", "is required"));
+        f.error("metadata.value", "is required");
         return;
     };
     let previous = meta.get("previous_value").filter(|v| !v.is_null()).cloned();
@@ -539,10 +527,10 @@ fn parameter_push(
             meta.insert("outcome".to_owned(), Value::String(outcome.to_owned()));
         }
         Some(Value::String(s)) if s == outcome => {}
-        Some(other) => f.errors.push(field_error(
+        Some(other) => f.error(
             "metadata.outcome",
             format!("is {other} but the previous value says `{outcome}` (or leave it out)"),
-        )),
+        ),
     }
     meta.entry("previous_value").or_insert(Value::Null);
     if changes.is_empty() && !parameter.is_empty() {
@@ -557,30 +545,27 @@ fn parameter_push(
 fn occurred_at(f: &mut Fields<'_>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let value = f.get("occurred_at")?;
     let Some(text) = value.as_str() else {
-        f.errors.push(field_error(
+        f.error(
             "occurred_at",
             format!("expected an RFC 3339 timestamp string, got {}", kind(value)),
-        ));
+        );
         return None;
     };
     match DateTime::parse_from_rfc3339(text) {
         Ok(t) => {
             let t = t.with_timezone(&Utc);
             if t > now + Duration::minutes(MAX_CLOCK_SKEW_MINUTES) {
-                f.errors.push(field_error(
-                    "occurred_at",
-                    format!("`{text}` is in the future"),
-                ));
+                f.error("occurred_at", format!("`{text}` is in the future"));
                 None
             } else {
                 Some(t)
             }
         }
         Err(e) => {
-            f.errors.push(field_error(
+            f.error(
                 "occurred_at",
                 format!("`{text}` is not an RFC 3339 timestamp ({e}); e.g. 2026-11-23T09:30:00Z"),
-            ));
+            );
             None
         }
     }
