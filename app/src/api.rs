@@ -116,6 +116,59 @@ pub struct FeedFilter {
     pub event_type: Option<EventType>,
     pub action: Option<Action>,
     pub instance_id: Option<String>,
+    #[serde(default)]
+    pub target_kind: Option<String>,
+    #[serde(default)]
+    pub target_id: Option<String>,
+    /// An actor id (user, API key), or `system` for the System actor.
+    #[serde(default)]
+    pub actor: Option<String>,
+    /// An instance's or target's name, matched case-insensitively.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// When it happened: from `since` (inclusive) to `until` (exclusive).
+    #[serde(default)]
+    pub since: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub until: Option<DateTime<Utc>>,
+    /// Free text over description, event type, instance name and actor label.
+    #[serde(default)]
+    pub q: Option<String>,
+}
+
+/// The longest text a filter field may hold.
+pub const MAX_FILTER_TEXT: usize = 200;
+
+impl FeedFilter {
+    /// Refuses what no feed can answer: over-long text, an empty or inverted time range.
+    /// Blank text fields count as absent.
+    pub fn validated(mut self) -> Result<Self, AppError> {
+        for (name, field) in [
+            ("instance", &mut self.instance_id),
+            ("target kind", &mut self.target_kind),
+            ("target id", &mut self.target_id),
+            ("actor", &mut self.actor),
+            ("resource name", &mut self.resource),
+            ("search", &mut self.q),
+        ] {
+            if let Some(text) = field.as_deref().map(str::trim) {
+                if text.chars().count() > MAX_FILTER_TEXT {
+                    return Err(AppError::BadRequest(format!(
+                        "the {name} filter is longer than {MAX_FILTER_TEXT} characters"
+                    )));
+                }
+                *field = (!text.is_empty()).then(|| text.to_owned());
+            }
+        }
+        if let (Some(since), Some(until)) = (self.since, self.until) {
+            if since >= until {
+                return Err(AppError::BadRequest(
+                    "the timeframe ends before it starts".to_owned(),
+                ));
+            }
+        }
+        Ok(self)
+    }
 }
 
 /// One page of a feed, newest first.
@@ -147,7 +200,25 @@ pub struct MasterPage {
     /// Every tenant, (slug, name), for the tenant filter.
     pub tenants: Vec<(String, String)>,
     pub rows: Vec<MasterRow>,
-    pub next_cursor: Option<Uuid>,
+    /// The page shown, from 1.
+    pub page: u32,
+    pub page_size: u32,
+    /// How many entries match; a lower bound when `total_exact` is false.
+    pub total: u64,
+    pub total_exact: bool,
+}
+
+/// Page sizes the master view offers.
+pub const MASTER_PAGE_SIZES: [u32; 3] = [25, 50, 100];
+/// Counting stops here; beyond, the master view shows "more than N".
+pub const COUNT_CAP: u64 = 10_000;
+
+/// One entry with its tenant, for the detail page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntryDetail {
+    pub tenant_slug: String,
+    pub tenant_name: String,
+    pub entry: Entry,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -237,14 +308,22 @@ pub async fn instances(tenant: Option<String>) -> Result<Vec<InstanceView>, AppE
     crate::ssr::feeds::instances(tenant).await
 }
 
-/// The cross-tenant master view (super admins).
+/// The cross-tenant master view (super admins), newest first, by page number.
 #[server(prefix = "/api", endpoint = "master_feed", input = Json)]
 pub async fn master_feed(
     tenant: Option<String>,
     filter: FeedFilter,
-    cursor: Option<Uuid>,
+    page: u32,
+    page_size: u32,
 ) -> Result<MasterPage, AppError> {
-    crate::ssr::feeds::master_feed(tenant, filter, cursor).await
+    crate::ssr::feeds::master_feed(tenant, filter, page, page_size).await
+}
+
+/// One entry, for whoever may read its feed (instance entries: members with the
+/// grant too). Another tenant's entry answers 404.
+#[server(prefix = "/api", endpoint = "get_entry", input = Json)]
+pub async fn get_entry(id: Uuid) -> Result<EntryDetail, AppError> {
+    crate::ssr::feeds::entry(id).await
 }
 
 #[server(prefix = "/api", endpoint = "users", input = Json)]

@@ -33,6 +33,8 @@ pub struct EntryQuery {
     pub page_by_id: bool,
     pub id_cursor: Option<Uuid>,
     pub limit: u32,
+    /// Rows to skip (the master view's page numbers).
+    pub offset: u32,
 }
 
 /// A user as stored. Server-only: it carries the password hash.
@@ -208,6 +210,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// One page of a tenant's entries matching the filter.
     async fn list(&self, query: &EntryQuery) -> Result<Vec<Entry>, StoreError>;
+
+    /// How many entries match (cursor and paging ignored), counting at most `cap`:
+    /// `(count, exact)`; past the cap, `(cap, false)`.
+    async fn count(&self, query: &EntryQuery, cap: u64) -> Result<(u64, bool), StoreError>;
+
+    /// One entry by id, whatever its tenant (the caller authorizes afterwards).
+    async fn find(&self, id: Uuid) -> Result<Option<Entry>, StoreError>;
 
     /// One entry of one tenant; another tenant's entry is `None`.
     async fn get(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<Entry>, StoreError>;

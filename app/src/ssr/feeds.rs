@@ -3,7 +3,8 @@
 use super::session::{require_session, Session};
 use super::{state, AppState};
 use crate::api::{
-    AppError, FeedFilter, FeedPage, InstanceView, MasterPage, MasterRow, FEED_PAGE_SIZE,
+    AppError, EntryDetail, FeedFilter, FeedPage, InstanceView, MasterPage, MasterRow, COUNT_CAP,
+    FEED_PAGE_SIZE, MASTER_PAGE_SIZES,
 };
 use crate::auth::{require, Permission, Scope};
 use crate::entry::Tenant;
@@ -59,12 +60,11 @@ async fn page(
         .store
         .list(&EntryQuery {
             tenant_id: Some(tenant.id),
-            filter,
+            filter: filter.validated()?,
             order: Order::NewestFirst,
             cursor,
-            page_by_id: false,
-            id_cursor: None,
             limit: FEED_PAGE_SIZE + 1,
+            ..EntryQuery::default()
         })
         .await?;
     let next_cursor = if entries.len() > FEED_PAGE_SIZE as usize {
@@ -148,7 +148,8 @@ pub async fn instances(tenant: Option<String>) -> Result<Vec<InstanceView>, AppE
 pub async fn master_feed(
     tenant: Option<String>,
     filter: FeedFilter,
-    cursor: Option<Uuid>,
+    page: u32,
+    page_size: u32,
 ) -> Result<MasterPage, AppError> {
     let state = state()?;
     let session = require_session(&state).await?;
@@ -157,8 +158,17 @@ pub async fn master_feed(
         Permission::AuditView,
         Scope::Platform,
     )?;
+    if !MASTER_PAGE_SIZES.contains(&page_size) {
+        return Err(AppError::BadRequest(format!(
+            "page size must be one of {MASTER_PAGE_SIZES:?}"
+        )));
+    }
+    let page = page.max(1);
+    let offset = (page - 1)
+        .checked_mul(page_size)
+        .ok_or_else(|| AppError::BadRequest("page number is too large".to_owned()))?;
     let tenants = state.store.tenants().await?;
-    let tenant_id = match tenant.as_deref() {
+    let tenant_id = match tenant.as_deref().filter(|t| !t.is_empty()) {
         Some(slug) => Some(
             tenants
                 .iter()
@@ -168,24 +178,17 @@ pub async fn master_feed(
         ),
         None => None,
     };
-    let mut entries = state
-        .store
-        .list(&EntryQuery {
-            tenant_id,
-            filter,
-            order: Order::NewestFirst,
-            cursor: None,
-            page_by_id: true,
-            id_cursor: cursor,
-            limit: FEED_PAGE_SIZE + 1,
-        })
-        .await?;
-    let next_cursor = if entries.len() > FEED_PAGE_SIZE as usize {
-        entries.truncate(FEED_PAGE_SIZE as usize);
-        entries.last().map(|e| e.id)
-    } else {
-        None
+    let query = EntryQuery {
+        tenant_id,
+        filter: filter.validated()?,
+        order: Order::NewestFirst,
+        page_by_id: true,
+        limit: page_size,
+        offset,
+        ..EntryQuery::default()
     };
+    let (total, total_exact) = state.store.count(&query, COUNT_CAP).await?;
+    let entries = state.store.list(&query).await?;
     let names: HashMap<Uuid, (String, String)> = tenants
         .iter()
         .map(|t| (t.id, (t.slug.clone(), t.name.clone())))
@@ -203,6 +206,32 @@ pub async fn master_feed(
                 }
             })
             .collect(),
-        next_cursor,
+        page,
+        page_size,
+        total,
+        total_exact,
+    })
+}
+
+/// One entry, authorized like the feed it belongs to.
+pub async fn entry(id: Uuid) -> Result<EntryDetail, AppError> {
+    let state = state()?;
+    let session = require_session(&state).await?;
+    let not_found = || AppError::NotFound("entry not found".to_owned());
+    let entry = state.store.find(id).await?.ok_or_else(not_found)?;
+    let scope = match &entry.instance {
+        Some(i) => Scope::Instance(entry.tenant_id, &i.id),
+        None => Scope::Tenant(entry.tenant_id),
+    };
+    require(Some(&session.caller), Permission::AuditView, scope)?;
+    let tenant = state
+        .store
+        .tenant_by_id(entry.tenant_id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(EntryDetail {
+        tenant_slug: tenant.slug,
+        tenant_name: tenant.name,
+        entry,
     })
 }

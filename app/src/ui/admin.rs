@@ -69,7 +69,8 @@ fn UserTable(
                     view! {
                         <tr data-email=u.email.clone()>
                             <td>{u.name.clone().unwrap_or_default()}" "<span class="muted">{u.email.clone()}</span>
-                                {(!u.has_password).then(|| view! { <span class="tag">"invited"</span> })}</td>
+                                {(!u.has_password).then(|| view! { <span class="tag">"invited"</span> })}
+                                " "<a class="history" href=format!("/audit?actor={id}")>"View history"</a></td>
                             <td>
                                 <select aria-label=format!("Role of {email}") on:change=move |ev| {
                                     let Ok(new) = event_target_value(&ev).parse::<Role>() else { return };
@@ -200,7 +201,7 @@ fn ApiKeys(version: RwSignal<u32>, report: Callback<Result<String, AppError>>) -
                                 let id = k.id;
                                 view! {
                                     <tr>
-                                        <td>{k.name}</td>
+                                        <td>{k.name}" "<a class="history" href=format!("/audit?actor={id}")>"View history"</a></td>
                                         <td><code>{format!("{}…", k.prefix)}</code></td>
                                         <td>{k.scopes.join(", ")}</td>
                                         <td>{if k.revoked { "revoked" } else { "active" }}</td>

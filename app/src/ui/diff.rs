@@ -1,5 +1,6 @@
 //! The diff expander's table: each changed field's old value (red, "−") beside its new
-//! value (green, "+"); the markers mean the diff does not depend on colour.
+//! value (green, "+"); the markers mean the diff does not depend on colour. A masked
+//! value reads "*** (changed)".
 
 use crate::entry::Change;
 use leptos::prelude::*;
@@ -8,6 +9,7 @@ use serde_json::Value;
 fn show(v: &Option<Value>) -> String {
     match v {
         None => "(none)".to_owned(),
+        Some(Value::String(s)) if s == crate::diff::MASK => format!("{s} (changed)"),
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
     }

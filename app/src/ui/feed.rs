@@ -3,7 +3,8 @@
 //! something. Both pages share [`Feed`]; the server gates each.
 
 use super::diff::DiffTable;
-use super::time::{relative, utc_title};
+use super::filters::{use_view_query, FilterBar, ViewQuery};
+use super::time::{relative, time_title as exact_title};
 use super::ErrorState;
 use crate::api::{
     instance_feed, instances, tenant_feed, AppError, FeedFilter, FeedPage, InstanceView,
@@ -12,7 +13,7 @@ use crate::catalog::Category;
 use crate::entry::{ActorKind, Entry};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_params_map;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Status {
@@ -54,33 +55,44 @@ impl Source {
 
 #[component]
 pub fn TenantFeedPage() -> impl IntoView {
-    let query = use_query_map();
+    let view_query = use_view_query();
     let source = Memo::new(move |_| Source::Tenant {
-        tenant: query.read().get("tenant"),
+        tenant: view_query.read().get("tenant").map(str::to_owned),
     });
-    view! { <Feed source=source title="Tenant feed"/> }
+    view! { <Feed source=source title="Tenant feed" view_query=view_query/> }
 }
 
 #[component]
 pub fn InstanceFeedPage() -> impl IntoView {
     let params = use_params_map();
-    let query = use_query_map();
+    let view_query = use_view_query();
     let source = Memo::new(move |_| Source::Instance {
-        tenant: query.read().get("tenant"),
+        tenant: view_query.read().get("tenant").map(str::to_owned),
         id: params.read().get("id").unwrap_or_default(),
     });
-    view! { <Feed source=source title="Instance history"/> }
+    view! { <Feed source=source title="Instance history" view_query=view_query/> }
 }
 
 #[component]
-fn Feed(source: Memo<Source>, title: &'static str) -> impl IntoView {
-    let query = use_query_map();
+fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) -> impl IntoView {
     let category = Memo::new(move |_| {
-        query
+        view_query
             .read()
             .get("category")
             .and_then(|c| c.parse::<Category>().ok())
     });
+    // The instance feed offers only its pills; the tenant feed every filter.
+    let filter = Memo::new(move |_| {
+        let f = view_query.read().filter(chrono::Utc::now());
+        match source.get() {
+            Source::Tenant { .. } => f,
+            Source::Instance { .. } => FeedFilter {
+                category: f.category,
+                ..FeedFilter::default()
+            },
+        }
+    });
+    let filtered = Memo::new(move |_| filter.get() != FeedFilter::default());
 
     let entries = RwSignal::new(Vec::<Entry>::new());
     let next_cursor = RwSignal::new(None::<i64>);
@@ -90,10 +102,7 @@ fn Feed(source: Memo<Source>, title: &'static str) -> impl IntoView {
     let generation = StoredValue::new(0u64);
 
     let fetch = move |cursor: Option<i64>| {
-        let filter = FeedFilter {
-            category: category.get_untracked(),
-            ..FeedFilter::default()
-        };
+        let filter = filter.get_untracked();
         let src = source.get_untracked();
         let ticket = generation.get_value();
         spawn_local(async move {
@@ -118,7 +127,7 @@ fn Feed(source: Memo<Source>, title: &'static str) -> impl IntoView {
     };
 
     Effect::new(move |_| {
-        category.track();
+        filter.track();
         source.track();
         generation.update_value(|g| *g += 1);
         status.set(Status::Loading);
@@ -148,13 +157,17 @@ fn Feed(source: Memo<Source>, title: &'static str) -> impl IntoView {
             </header>
             {move || {
                 let src = source.get();
-                view! { <Pills active=category path=src.path() pills=src.pills()/> }
+                let tenant_wide = matches!(src, Source::Tenant { .. });
+                view! {
+                    <Pills active=category path=src.path() pills=src.pills() view_query=view_query/>
+                    {tenant_wide.then(|| view! { <FilterBar path="/audit" view_query=view_query/> })}
+                }
             }}
             {move || match status.get() {
                 Status::Loading => view! { <p class="state" role="status">"Loading entries…"</p> }.into_any(),
                 Status::Failed(e) => view! { <ErrorState error=e/> }.into_any(),
                 Status::Ready | Status::LoadingMore => view! {
-                    <FeedList entries=entries category=category/>
+                    <FeedList entries=entries filtered=filtered/>
                 }.into_any(),
             }}
             <Show when=move || next_cursor.get().is_some() && matches!(status.get(), Status::Ready | Status::LoadingMore)>
@@ -171,29 +184,20 @@ fn Feed(source: Memo<Source>, title: &'static str) -> impl IntoView {
 }
 
 #[component]
-fn Pills(active: Memo<Option<Category>>, path: String, pills: Vec<Category>) -> impl IntoView {
-    let query = use_query_map();
+fn Pills(
+    active: Memo<Option<Category>>,
+    path: String,
+    pills: Vec<Category>,
+    view_query: Memo<ViewQuery>,
+) -> impl IntoView {
     let pill = move |label: &'static str, value: Option<Category>| {
-        // Keep the other query parameters (e.g. a super admin's `tenant`).
-        let mut params: Vec<(String, String)> = query
-            .read_untracked()
-            .clone()
-            .into_iter()
-            .filter(|(k, _)| k != "category")
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-        if let Some(c) = value {
-            params.push(("category".to_owned(), c.as_str().to_owned()));
-        }
-        let qs = params
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("&");
-        let href = if qs.is_empty() {
-            path.clone()
-        } else {
-            format!("{path}?{qs}")
+        let path = path.clone();
+        // Keep the other filters (and a super admin's `tenant`).
+        let href = move || {
+            view_query
+                .read()
+                .with("category", value.map_or("", |c| c.as_str()))
+                .href(&path)
         };
         view! {
             <a
@@ -215,13 +219,14 @@ fn Pills(active: Memo<Option<Category>>, path: String, pills: Vec<Category>) -> 
 }
 
 #[component]
-fn FeedList(entries: RwSignal<Vec<Entry>>, category: Memo<Option<Category>>) -> impl IntoView {
+fn FeedList(entries: RwSignal<Vec<Entry>>, filtered: Memo<bool>) -> impl IntoView {
     move || {
         let list = entries.get();
         if list.is_empty() {
-            let why = match category.get() {
-                Some(c) => format!("No {} entries have been recorded here yet.", c.label()),
-                None => "Nothing has been recorded here yet.".to_owned(),
+            let why = if filtered.get() {
+                "No entries match these filters. Remove a filter to see more."
+            } else {
+                "Nothing has been recorded here yet."
             };
             return view! { <p class="state state-empty">{why}</p> }.into_any();
         }
@@ -238,12 +243,12 @@ fn FeedList(entries: RwSignal<Vec<Entry>>, category: Memo<Option<Category>>) -> 
 /// The exact times on hover: when it happened and, if later, when Stele recorded it.
 fn time_title(entry: &Entry) -> String {
     if entry.occurred_at == entry.recorded_at {
-        utc_title(entry.occurred_at)
+        exact_title(entry.occurred_at)
     } else {
         format!(
             "{} (recorded {})",
-            utc_title(entry.occurred_at),
-            utc_title(entry.recorded_at)
+            exact_title(entry.occurred_at),
+            exact_title(entry.recorded_at)
         )
     }
 }
@@ -266,6 +271,7 @@ pub fn EntryRow(entry: Entry, now: chrono::DateTime<chrono::Utc>) -> impl IntoVi
                 <span class=format!("badge cat-{}", category.as_str())>{entry.event_type.as_str()}</span>
             </div>
             <p class="description">{entry.description.clone()}</p>
+            <a class="details" href=format!("/entries/{}", entry.id)>"Details"</a>
             {(count > 0).then(|| view! {
                 <button
                     class="expander"

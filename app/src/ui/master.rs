@@ -1,64 +1,85 @@
 //! The master view (super admins): a cross-tenant table, newest first.
 
-use super::time::{relative, utc_title};
+use super::filters::{use_view_query, ViewQuery, RANGES};
+use super::time::{relative, time_title};
 use super::ErrorState;
-use crate::api::{master_feed, AppError, FeedFilter, MasterRow};
+use crate::api::{master_feed, AppError, FeedFilter, MasterPage, MasterRow, MASTER_PAGE_SIZES};
+use crate::catalog::EventType;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::{use_navigate, use_query_map};
-use uuid::Uuid;
+use leptos_router::hooks::use_navigate;
 
 #[component]
 pub fn MasterPage() -> impl IntoView {
-    let query = use_query_map();
+    let view_query = use_view_query();
     let navigate = use_navigate();
-    let tenant = Memo::new(move |_| query.read().get("tenant").filter(|t| !t.is_empty()));
-    let rows = RwSignal::new(Vec::<MasterRow>::new());
-    let tenants = RwSignal::new(Vec::<(String, String)>::new());
-    let next = RwSignal::new(None::<Uuid>);
-    let error = RwSignal::new(None::<AppError>);
-    let loading = RwSignal::new(true);
-    let generation = StoredValue::new(0u64);
-
-    let fetch = move |cursor: Option<Uuid>| {
-        let ticket = generation.get_value();
-        let t = tenant.get_untracked();
-        loading.set(true);
-        spawn_local(async move {
-            let result = master_feed(t, FeedFilter::default(), cursor).await;
-            if generation.get_value() != ticket {
-                return;
-            }
-            match result {
-                Ok(page) => {
-                    tenants.set(page.tenants);
-                    next.set(page.next_cursor);
-                    if cursor.is_some() {
-                        rows.update(|r| r.extend(page.rows));
-                    } else {
-                        rows.set(page.rows);
-                    }
-                    error.set(None);
-                }
-                Err(e) => error.set(Some(e)),
-            }
-            loading.set(false);
-        });
-    };
-    Effect::new(move |_| {
-        tenant.track();
-        generation.update_value(|g| *g += 1);
-        fetch(None);
+    let page_no = Memo::new(move |_| {
+        view_query
+            .read()
+            .get("page")
+            .and_then(|p| p.parse::<u32>().ok())
+            .unwrap_or(1)
+            .max(1)
     });
-    let choose = move |ev: leptos::ev::Event| {
-        let v = event_target_value(&ev);
-        let to = if v.is_empty() {
-            "/master".to_owned()
-        } else {
-            format!("/master?tenant={v}")
+    let size = Memo::new(move |_| {
+        view_query
+            .read()
+            .get("size")
+            .and_then(|p| p.parse::<u32>().ok())
+            .filter(|s| MASTER_PAGE_SIZES.contains(s))
+            .unwrap_or(50)
+    });
+    let result = RwSignal::new(None::<Result<MasterPage, AppError>>);
+    let generation = StoredValue::new(0u64);
+    Effect::new(move |_| {
+        let q = view_query.get();
+        let (page, size) = (page_no.get(), size.get());
+        generation.update_value(|g| *g += 1);
+        let ticket = generation.get_value();
+        result.set(None);
+        let filter = FeedFilter {
+            event_type: q.filter(chrono::Utc::now()).event_type,
+            since: q.filter(chrono::Utc::now()).since,
+            q: q.get("q").map(str::to_owned),
+            ..FeedFilter::default()
         };
-        navigate(&to, Default::default());
+        let tenant = q.get("tenant").map(str::to_owned);
+        spawn_local(async move {
+            let answer = master_feed(tenant, filter, page, size).await;
+            if generation.get_value() == ticket {
+                result.set(Some(answer));
+            }
+        });
+    });
+    let go = move |q: ViewQuery| navigate(&q.href("/master"), Default::default());
+    let set = {
+        let go = go.clone();
+        move |key: &'static str| {
+            let go = go.clone();
+            move |ev: leptos::ev::Event| {
+                go(view_query
+                    .get_untracked()
+                    .with(key, &event_target_value(&ev)))
+            }
+        }
     };
+    let search = RwSignal::new(String::new());
+    Effect::new(move |_| search.set(view_query.read().get("q").unwrap_or_default().to_owned()));
+    let submit = {
+        let go = go.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            go(view_query
+                .get_untracked()
+                .with("q", &search.get_untracked()));
+        }
+    };
+    let value =
+        move |key: &'static str| move || view_query.read().get(key).unwrap_or_default().to_owned();
+    let tenants = Memo::new(move |_| match result.get() {
+        Some(Ok(p)) => p.tenants,
+        _ => Vec::new(),
+    });
 
     view! {
         <section class="feed">
@@ -66,31 +87,126 @@ pub fn MasterPage() -> impl IntoView {
                 <h1>"Master view"</h1>
                 <p class="subtitle">"Every tenant's entries, newest first"</p>
             </header>
-            <label class="inline">"Tenant "
-                <select on:change=choose prop:value=move || tenant.get().unwrap_or_default()>
-                    <option value="">"All tenants"</option>
-                    {move || tenants.get().into_iter().map(|(slug, name)| view! {
-                        <option value=slug.clone()>{name}</option>
-                    }).collect_view()}
-                </select>
-            </label>
-            {move || match error.get() {
-                Some(e) => view! { <ErrorState error=e/> }.into_any(),
-                None if loading.get() && rows.read().is_empty() => view! { <p class="state" role="status">"Loading…"</p> }.into_any(),
-                None if rows.read().is_empty() => view! { <p class="state state-empty">"No entries match."</p> }.into_any(),
-                None => view! { <MasterTable rows=rows/> }.into_any(),
+            <form class="search" role="search" on:submit=submit>
+                <input type="search" aria-label="Search descriptions, event types and instance names"
+                    placeholder="Search descriptions, event types, instances…"
+                    prop:value=search on:input=move |ev| search.set(event_target_value(&ev))/>
+                <button type="submit">"Search"</button>
+            </form>
+            <div class="filters">
+                <label>"Tenant"
+                    <select on:change=set("tenant") prop:value=value("tenant")>
+                        <option value="">"All tenants"</option>
+                        {move || tenants.get().into_iter().map(|(slug, name)| view! {
+                            <option value=slug.clone()>{name}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label>"Event type"
+                    <select on:change=set("event_type") prop:value=value("event_type")>
+                        <option value="">"Any"</option>
+                        {EventType::ALL.iter().map(|t| view! { <option value=t.as_str()>{t.as_str()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>"Timeframe"
+                    <select on:change=set("range") prop:value=move || view_query.read().get("range").unwrap_or("all").to_owned()>
+                        {RANGES.iter().filter(|(v, _, _)| *v != "custom").map(|(v, l, _)| view! { <option value=*v>{*l}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>"Page size"
+                    <select on:change=set("size") prop:value=move || size.get().to_string()>
+                        {MASTER_PAGE_SIZES.iter().map(|s| view! { <option value=s.to_string()>{s.to_string()}</option> }).collect_view()}
+                    </select>
+                </label>
+            </div>
+            {move || match result.get() {
+                None => view! { <p class="state" role="status">"Loading…"</p> }.into_any(),
+                Some(Err(e)) => view! { <ErrorState error=e/> }.into_any(),
+                Some(Ok(p)) if p.rows.is_empty() => view! {
+                    <p class="state state-empty">{if p.page > 1 { "There are no entries on this page." } else { "No entries match." }}</p>
+                }.into_any(),
+                Some(Ok(p)) => {
+                    let count = if p.total_exact {
+                        format!("{} entries", p.total)
+                    } else {
+                        format!("more than {} entries", p.total)
+                    };
+                    let pager = Pager { page: p.page, size: p.page_size, total: p.total, exact: p.total_exact };
+                    view! {
+                        <p class="count" role="status">{count}</p>
+                        <MasterTable rows=p.rows/>
+                        <PageLinks pager=pager view_query=view_query/>
+                    }.into_any()
+                }
             }}
-            <Show when=move || next.get().is_some() && error.get().is_none()>
-                <button class="load-more" disabled=move || loading.get() on:click=move |_| fetch(next.get_untracked())>
-                    "Load more"
-                </button>
-            </Show>
         </section>
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pager {
+    page: u32,
+    size: u32,
+    total: u64,
+    exact: bool,
+}
+
+impl Pager {
+    /// The last page there is, or `None` when the count is only a lower bound.
+    fn last(self) -> Option<u32> {
+        self.exact.then(|| {
+            u32::try_from(self.total.div_ceil(u64::from(self.size)).max(1)).unwrap_or(u32::MAX)
+        })
+    }
+
+    /// The page numbers to offer: the first, a window around the current, the last.
+    fn numbers(self) -> Vec<u32> {
+        let last = self.last().unwrap_or(self.page + 2);
+        let mut pages: Vec<u32> = [1, last]
+            .into_iter()
+            .chain(self.page.saturating_sub(2).max(1)..=(self.page + 2).min(last))
+            .collect();
+        pages.sort_unstable();
+        pages.dedup();
+        pages
+    }
+}
+
 #[component]
-fn MasterTable(rows: RwSignal<Vec<MasterRow>>) -> impl IntoView {
+fn PageLinks(pager: Pager, view_query: Memo<ViewQuery>) -> impl IntoView {
+    let href = move |n: u32| {
+        let q = view_query.get_untracked();
+        let mut q = q.with("page", "");
+        if n > 1 {
+            q = q.with_page(n);
+        }
+        q.href("/master")
+    };
+    let last = pager.last();
+    let has_next = last.is_none_or(|l| pager.page < l);
+    let mut previous_shown = 0;
+    view! {
+        <nav class="pager" aria-label="Pages">
+            {(pager.page > 1).then(|| view! { <a href=href(pager.page - 1) rel="prev">"← Previous"</a> })}
+            {pager.numbers().into_iter().map(|n| {
+                let gap = n > previous_shown + 1;
+                previous_shown = n;
+                view! {
+                    {gap.then(|| view! { <span class="gap">"…"</span> })}
+                    {if n == pager.page {
+                        view! { <span class="current" aria-current="page">{n}</span> }.into_any()
+                    } else {
+                        view! { <a href=href(n)>{n}</a> }.into_any()
+                    }}
+                }
+            }).collect_view()}
+            {has_next.then(|| view! { <a href=href(pager.page + 1) rel="next">"Next →"</a> })}
+        </nav>
+    }
+}
+
+#[component]
+fn MasterTable(rows: Vec<MasterRow>) -> impl IntoView {
     let now = chrono::Utc::now();
     view! {
         <div class="table-wrap">
@@ -106,11 +222,11 @@ fn MasterTable(rows: RwSignal<Vec<MasterRow>>) -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>
-                    {move || rows.get().into_iter().map(|r| {
+                    {rows.into_iter().map(|r| {
                         let e = r.entry;
                         view! {
                             <tr data-tenant=r.tenant_slug.clone()>
-                                <td><time title=utc_title(e.occurred_at)>{relative(e.occurred_at, now)}</time></td>
+                                <td><a href=format!("/entries/{}", e.id)><time title=time_title(e.occurred_at)>{relative(e.occurred_at, now)}</time></a></td>
                                 <td class="tenant">{r.tenant_name}</td>
                                 <td><span class=format!("badge cat-{}", e.category().as_str())>{e.event_type.as_str()}</span></td>
                                 <td>{e.actor.label}</td>

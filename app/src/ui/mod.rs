@@ -3,7 +3,9 @@
 
 mod admin;
 mod diff;
+mod entry;
 mod feed;
+mod filters;
 mod login;
 mod master;
 mod time;
@@ -46,6 +48,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/instances") view=feed::InstancesPage/>
                     <Route path=path!("/instances/:id") view=feed::InstanceFeedPage/>
                     <Route path=path!("/master") view=master::MasterPage/>
+                    <Route path=path!("/entries/:id") view=entry::EntryPage/>
                     <Route path=path!("/admin") view=admin::AdminPage/>
                 </Routes>
             </main>

@@ -23,6 +23,18 @@ pub fn utc_title(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string()
 }
 
+/// The viewer's local time.
+pub fn local(t: DateTime<Utc>) -> String {
+    t.with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+/// What a time shows on hover: local time, and UTC.
+pub fn time_title(t: DateTime<Utc>) -> String {
+    format!("{} local · {}", local(t), utc_title(t))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

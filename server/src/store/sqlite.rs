@@ -31,6 +31,7 @@ use uuid::Uuid;
 pub struct SqliteStore {
     pool: SqlitePool,
     write_lock: Mutex<()>,
+    dense_range: i64,
 }
 
 const ENTRY_COLUMNS: &str = "id, tenant_id, seq, recorded_at, occurred_at, event_type, \
@@ -56,7 +57,15 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             write_lock: Mutex::new(()),
+            dense_range: DENSE_RANGE,
         })
+    }
+
+    /// Sets how many entries make a timeframe "dense" (tests use a small number to
+    /// exercise both ways of reading a timeframe).
+    pub fn with_dense_range(mut self, entries: i64) -> Self {
+        self.dense_range = entries;
+        self
     }
 
     /// The pool, for tests that play the attacker with raw SQL.
@@ -153,19 +162,158 @@ fn entry_from_row(row: &SqliteRow) -> Result<Entry, StoreError> {
     })
 }
 
-fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, filter: &FeedFilter) {
+/// The SPEC's feed filters, on columns of the entries table aliased `e`. With
+/// `time_by_seq`, the timeframe is checked row by row while walking seq (`+` keeps
+/// SQLite off the time index) instead of sorting the whole range by seq.
+fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, filter: &FeedFilter, time_by_seq: bool) {
+    let occurred = if time_by_seq {
+        " AND +e.occurred_at"
+    } else {
+        " AND e.occurred_at"
+    };
     if let Some(c) = filter.category {
-        qb.push(" AND category = ").push_bind(c.as_str());
+        qb.push(" AND e.category = ").push_bind(c.as_str());
     }
     if let Some(t) = filter.event_type {
-        qb.push(" AND event_type = ").push_bind(t.as_str());
+        qb.push(" AND e.event_type = ").push_bind(t.as_str());
     }
     if let Some(a) = filter.action {
-        qb.push(" AND action = ").push_bind(a.as_str());
+        qb.push(" AND e.action = ").push_bind(a.as_str());
     }
     if let Some(i) = &filter.instance_id {
-        qb.push(" AND instance_id = ").push_bind(i.clone());
+        qb.push(" AND e.instance_id = ").push_bind(i.clone());
     }
+    if let Some(k) = &filter.target_kind {
+        qb.push(" AND e.target_kind = ").push_bind(k.clone());
+    }
+    if let Some(t) = &filter.target_id {
+        qb.push(" AND e.target_id = ").push_bind(t.clone());
+    }
+    match filter.actor.as_deref() {
+        Some("system") => {
+            qb.push(" AND e.actor_kind = 'system'");
+        }
+        Some(a) => {
+            qb.push(" AND e.actor_id = ").push_bind(a.to_owned());
+        }
+        None => {}
+    }
+    if let Some(r) = &filter.resource {
+        qb.push(" AND (e.instance_name = ")
+            .push_bind(r.clone())
+            .push(" COLLATE NOCASE OR e.target_name = ")
+            .push_bind(r.clone())
+            .push(" COLLATE NOCASE)");
+    }
+    if let Some(since) = filter.since {
+        qb.push(occurred)
+            .push(" >= ")
+            .push_bind(since.timestamp_millis());
+    }
+    if let Some(until) = filter.until {
+        qb.push(occurred)
+            .push(" < ")
+            .push_bind(until.timestamp_millis());
+    }
+}
+
+/// The time range of a filter as bounds on `occurred_at` (ms).
+fn time_bounds(filter: &FeedFilter) -> Option<(i64, i64)> {
+    if filter.since.is_none() && filter.until.is_none() {
+        return None;
+    }
+    Some((
+        filter.since.map_or(i64::MIN, |t| t.timestamp_millis()),
+        filter.until.map_or(i64::MAX, |t| t.timestamp_millis()),
+    ))
+}
+
+/// Above this many entries in a timeframe, a feed page walks seq instead of sorting
+/// the range.
+const DENSE_RANGE: i64 = 5_000;
+
+/// A free-text search as an FTS5 query: every word must match (as a prefix) in the
+/// description, event type, instance name or actor label; a tenant's search is
+/// scoped to its own token. `None` when the text holds no word at all.
+fn fts_query(text: &str, tenant: Option<Uuid>) -> Option<String> {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .take(16)
+        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+        .collect();
+    if words.is_empty() {
+        return None;
+    }
+    let terms = format!(
+        "{{description event_type instance_name actor_label}} : ({})",
+        words.join(" AND ")
+    );
+    Some(match tenant {
+        Some(t) => format!("scope : t{} AND {terms}", t.simple()),
+        None => terms,
+    })
+}
+
+/// `FROM … WHERE …` of a listing (after the caller's `SELECT`): the FTS join when
+/// searching, the tenant, the filters and the keyset cursor.
+fn push_from_where(
+    qb: &mut QueryBuilder<'_, Sqlite>,
+    query: &EntryQuery,
+    fts: Option<&str>,
+    seq_bound: Option<i64>,
+) {
+    match fts {
+        Some(m) => {
+            qb.push(
+                " FROM entries_fts f JOIN entries e ON e.rowid = f.rowid WHERE entries_fts MATCH ",
+            )
+            .push_bind(m.to_owned());
+        }
+        None => {
+            qb.push(" FROM entries e WHERE 1 = 1");
+        }
+    }
+    if let Some(tenant_id) = query.tenant_id {
+        qb.push(" AND e.tenant_id = ")
+            .push_bind(tenant_id.to_string());
+    }
+    let newest_first = query.order == Order::NewestFirst;
+    let cmp = if newest_first { " < " } else { " > " };
+    if query.page_by_id || query.tenant_id.is_none() {
+        if let Some(id) = query.id_cursor {
+            qb.push(" AND e.id").push(cmp).push_bind(id.to_string());
+        }
+    } else if let Some(seq) = query.cursor {
+        match (fts, query.tenant_id) {
+            // Searching walks the FTS index by rowid: bound it there, so a deep page
+            // does not first pass every newer match.
+            (Some(_), Some(tenant_id)) => {
+                qb.push(" AND f.rowid")
+                    .push(cmp)
+                    .push("(SELECT rowid FROM entries WHERE tenant_id = ")
+                    .push_bind(tenant_id.to_string())
+                    .push(" AND seq = ")
+                    .push_bind(seq)
+                    .push(")");
+            }
+            _ => {
+                qb.push(" AND e.seq").push(cmp).push_bind(seq);
+            }
+        }
+    }
+    if let Some(bound) = seq_bound {
+        qb.push(" AND e.seq <= ").push_bind(bound);
+    }
+    push_filter(qb, &query.filter, seq_bound.is_some());
+}
+
+fn prefixed_columns() -> String {
+    ENTRY_COLUMNS
+        .split(',')
+        .map(|c| format!("e.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn insert_entry(conn: &mut sqlx::SqliteConnection, e: &Entry) -> Result<(), StoreError> {
@@ -239,6 +387,46 @@ async fn replay(
         })
     })
     .transpose()
+}
+
+impl SqliteStore {
+    /// For a timeframe holding many of the tenant's entries: the seq of the newest
+    /// entry in it (0 when none), so a page can walk seq down from there. `None`
+    /// when the range is small enough to read through the time index and sort.
+    async fn dense_range_head(
+        &self,
+        tenant: Uuid,
+        (from, to): (i64, i64),
+    ) -> Result<Option<i64>, StoreError> {
+        let tenant = tenant.to_string();
+        let in_range: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT 1 FROM entries WHERE tenant_id = ? \
+             AND occurred_at >= ? AND occurred_at < ? LIMIT ?)",
+        )
+        .bind(&tenant)
+        .bind(from)
+        .bind(to)
+        .bind(self.dense_range + 1)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(internal)?;
+        if in_range <= self.dense_range {
+            return Ok(None);
+        }
+        // Inside a tenant, rowid grows with seq: the largest rowid in the range (read
+        // from the time index alone) is its newest entry.
+        let head: Option<i64> = sqlx::query_scalar(
+            "SELECT seq FROM entries WHERE rowid = (SELECT max(rowid) FROM entries \
+             WHERE tenant_id = ? AND occurred_at >= ? AND occurred_at < ?)",
+        )
+        .bind(&tenant)
+        .bind(from)
+        .bind(to)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?;
+        Ok(Some(head.unwrap_or(0)))
+    }
 }
 
 #[async_trait]
@@ -417,48 +605,90 @@ impl Store for SqliteStore {
     }
 
     async fn list(&self, query: &EntryQuery) -> Result<Vec<Entry>, StoreError> {
-        let mut qb =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE 1 = 1"));
-        if let Some(tenant_id) = query.tenant_id {
-            qb.push(" AND tenant_id = ")
-                .push_bind(tenant_id.to_string());
-        }
-        let newest_first = query.order == Order::NewestFirst;
-        if query.page_by_id || query.tenant_id.is_none() {
-            if let Some(id) = query.id_cursor {
-                qb.push(if newest_first {
-                    " AND id < "
-                } else {
-                    " AND id > "
-                })
-                .push_bind(id.to_string());
+        let fts = query
+            .filter
+            .q
+            .as_deref()
+            .and_then(|q| fts_query(q, query.tenant_id));
+        let seq_bound = match (&fts, query.tenant_id, time_bounds(&query.filter)) {
+            (None, Some(tenant), Some(range)) if !query.page_by_id => {
+                self.dense_range_head(tenant, range).await?
             }
-            push_filter(&mut qb, &query.filter);
-            qb.push(if newest_first {
-                " ORDER BY id DESC"
-            } else {
-                " ORDER BY id ASC"
-            });
+            _ => None,
+        };
+        if seq_bound == Some(0) {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {}", prefixed_columns()));
+        push_from_where(&mut qb, query, fts.as_deref(), seq_bound);
+        let dir = if query.order == Order::NewestFirst {
+            "DESC"
         } else {
-            if let Some(seq) = query.cursor {
-                qb.push(if newest_first {
-                    " AND seq < "
-                } else {
-                    " AND seq > "
-                })
-                .push_bind(seq);
-            }
-            push_filter(&mut qb, &query.filter);
-            qb.push(if newest_first {
-                " ORDER BY seq DESC"
-            } else {
-                " ORDER BY seq ASC"
-            });
-        }
-        qb.push(" LIMIT ")
+            "ASC"
+        };
+        let key = match (&fts, query.page_by_id || query.tenant_id.is_none()) {
+            (Some(_), _) => "f.rowid",
+            (None, true) => "e.id",
+            (None, false) => "e.seq",
+        };
+        qb.push(format!(" ORDER BY {key} {dir} LIMIT "))
             .push_bind(i64::from(query.limit.clamp(1, MAX_PAGE)));
+        if query.offset > 0 {
+            qb.push(" OFFSET ").push_bind(i64::from(query.offset));
+        }
         let rows = qb.build().fetch_all(&self.pool).await.map_err(internal)?;
         rows.iter().map(entry_from_row).collect()
+    }
+
+    async fn count(&self, query: &EntryQuery, cap: u64) -> Result<(u64, bool), StoreError> {
+        let fts = query
+            .filter
+            .q
+            .as_deref()
+            .and_then(|q| fts_query(q, query.tenant_id));
+        let unpaged = EntryQuery {
+            cursor: None,
+            id_cursor: None,
+            ..query.clone()
+        };
+        let search_only = FeedFilter {
+            q: query.filter.q.clone(),
+            ..FeedFilter::default()
+        };
+        let mut qb = match &fts {
+            // A search alone is counted in the FTS index, without reading entries.
+            Some(m) if query.filter == search_only => {
+                let mut qb = QueryBuilder::<Sqlite>::new(
+                    "SELECT count(*) FROM (SELECT 1 FROM entries_fts WHERE entries_fts MATCH ",
+                );
+                qb.push_bind(m.clone());
+                qb
+            }
+            _ => {
+                let mut qb = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM (SELECT 1");
+                push_from_where(&mut qb, &unpaged, fts.as_deref(), None);
+                qb
+            }
+        };
+        qb.push(" LIMIT ")
+            .push_bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX))
+            .push(")");
+        let n: i64 = qb
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(internal)?;
+        let n = u64::try_from(n).unwrap_or(0);
+        Ok(if n > cap { (cap, false) } else { (n, true) })
+    }
+
+    async fn find(&self, id: Uuid) -> Result<Option<Entry>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?;
+        row.as_ref().map(entry_from_row).transpose()
     }
 
     async fn get(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<Entry>, StoreError> {

@@ -210,7 +210,20 @@ async fn the_allow_deny_matrix_over_every_server_function() {
         Nothing,
         Member,
         ApiKey,
+        AcmeEntry,
+        TenantEntry,
     }
+    let northwind_entries = app.entries("northwind").await;
+    let acme_entry = northwind_entries
+        .iter()
+        .find(|e| e.instance.as_ref().is_some_and(|i| i.id == "pbx-acme-hq"))
+        .unwrap()
+        .id;
+    let tenant_entry = northwind_entries
+        .iter()
+        .find(|e| e.instance.is_none())
+        .unwrap()
+        .id;
     // (function, target to create first, args (TARGET is replaced), expected statuses)
     let rows: Vec<(&str, Target, Value, [u16; 7])> = vec![
         (
@@ -240,7 +253,7 @@ async fn the_allow_deny_matrix_over_every_server_function() {
         (
             "master_feed",
             Target::Nothing,
-            json!({"filter": {}}),
+            json!({"filter": {}, "page": 1, "page_size": 50}),
             [401, 403, 403, 403, 403, 403, 200],
         ),
         (
@@ -292,6 +305,18 @@ async fn the_allow_deny_matrix_over_every_server_function() {
             [401, 403, 403, 200, 200, 404, 400],
         ),
         (
+            "get_entry",
+            Target::AcmeEntry,
+            json!({"id": "TARGET"}),
+            [401, 403, 200, 200, 200, 404, 200],
+        ),
+        (
+            "get_entry",
+            Target::TenantEntry,
+            json!({"id": "TARGET"}),
+            [401, 403, 403, 200, 200, 404, 200],
+        ),
+        (
             "sensitive_fields",
             Target::Nothing,
             json!({}),
@@ -316,6 +341,8 @@ async fn the_allow_deny_matrix_over_every_server_function() {
             let target_id = match target {
                 Target::Nothing => String::new(),
                 Target::Member => app.member("northwind").await.to_string(),
+                Target::AcmeEntry => acme_entry.to_string(),
+                Target::TenantEntry => tenant_entry.to_string(),
                 Target::ApiKey => {
                     let (key, _) = app::ssr::admin::issue_api_key(
                         &app.state,

@@ -1,0 +1,121 @@
+//! An entry's own page, `/entries/{id}`: overview, the diff side by side, metadata,
+//! context and the entry's place in its tenant's chain. A link anyone with access to
+//! the entry's feed can open; the server decides.
+
+use super::diff::DiffTable;
+use super::time::{local, relative, utc_title};
+use super::ErrorState;
+use crate::api::{get_entry, AppError, EntryDetail};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use uuid::Uuid;
+
+#[component]
+pub fn EntryPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| {
+        params
+            .read()
+            .get("id")
+            .and_then(|s| Uuid::parse_str(&s).ok())
+    });
+    let detail = LocalResource::new(move || {
+        let id = id.get();
+        async move {
+            match id {
+                Some(id) => get_entry(id).await,
+                None => Err(AppError::NotFound(
+                    "there is no entry at this address".to_owned(),
+                )),
+            }
+        }
+    });
+    view! {
+        <Suspense fallback=|| view! { <p class="state" role="status">"Loading the entry…"</p> }>
+            {move || detail.get().map(|r| match r {
+                Err(e) => view! { <ErrorState error=e/> }.into_any(),
+                Ok(d) => view! { <Detail detail=d/> }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+fn row(label: &'static str, value: Option<String>) -> impl IntoView {
+    value.map(|v| view! { <dt>{label}</dt><dd>{v}</dd> })
+}
+
+#[component]
+fn Detail(detail: EntryDetail) -> impl IntoView {
+    let e = detail.entry;
+    let now = chrono::Utc::now();
+    let category = e.category();
+    let back = match &e.instance {
+        Some(i) => format!("/instances/{}?tenant={}", i.id, detail.tenant_slug),
+        None => format!("/audit?tenant={}", detail.tenant_slug),
+    };
+    let metadata = (!e.metadata.is_empty())
+        .then(|| serde_json::to_string_pretty(&e.metadata).unwrap_or_default());
+    let changes = e.changes.clone();
+    view! {
+        <article class="entry-detail" data-seq=e.seq>
+            <p class="crumbs"><a href=back>"← Back to the feed"</a></p>
+            <header class="feed-head">
+                <h1>{e.description.clone()}</h1>
+                <p class="subtitle">{detail.tenant_name}</p>
+            </header>
+            <section aria-labelledby="overview">
+                <h2 id="overview">"Overview"</h2>
+                <dl class="facts">
+                    <dt>"Event"</dt>
+                    <dd><span class=format!("badge cat-{}", category.as_str())>{e.event_type.as_str()}</span>
+                        {format!(" {} · {}", category.label(), e.action().as_str())}</dd>
+                    <dt>"When"</dt>
+                    <dd><time title=utc_title(e.occurred_at)>{local(e.occurred_at)}</time>
+                        {format!(" ({})", relative(e.occurred_at, now))}</dd>
+                    {row("Recorded", (e.recorded_at != e.occurred_at).then(|| format!("{} local · {}", local(e.recorded_at), utc_title(e.recorded_at))))}
+                    <dt>"By"</dt>
+                    <dd class="actor">{e.actor.label.clone()}{format!(" ({})", e.actor.kind.as_str())}</dd>
+                    {row("Instance", e.instance.as_ref().map(|i| format!("{} ({})", i.name, i.id)))}
+                    {row("Target", e.target.as_ref().map(|t| match &t.name {
+                        Some(n) => format!("{} {} ({})", t.kind, n, t.id),
+                        None => format!("{} {}", t.kind, t.id),
+                    }))}
+                    {row("Idempotency key", e.idempotency_key.clone())}
+                </dl>
+            </section>
+            <section aria-labelledby="changes">
+                <h2 id="changes">"Changes"</h2>
+                {if changes.is_empty() {
+                    view! { <p class="state state-empty">"This entry changed no field."</p> }.into_any()
+                } else {
+                    view! { <DiffTable changes=changes/> }.into_any()
+                }}
+            </section>
+            {metadata.map(|m| view! {
+                <section aria-labelledby="metadata">
+                    <h2 id="metadata">"Metadata"</h2>
+                    <pre class="json">{m}</pre>
+                </section>
+            })}
+            <section aria-labelledby="context">
+                <h2 id="context">"Context"</h2>
+                <dl class="facts">
+                    {row("IP", e.context.ip.clone())}
+                    {row("User agent", e.context.user_agent.clone())}
+                    {row("Session", e.context.session_id.clone())}
+                    {row("Request", e.context.request_id.clone())}
+                </dl>
+            </section>
+            <section aria-labelledby="chain">
+                <h2 id="chain">"Chain position"</h2>
+                <dl class="facts chain">
+                    <dt>"Seq"</dt><dd class="seq">{e.seq}</dd>
+                    <dt>"Entry digest"</dt><dd><code>{e.entry_digest.clone()}</code></dd>
+                    <dt>"Previous hash"</dt><dd><code>{e.prev_hash.clone()}</code></dd>
+                    <dt>"Hash"</dt><dd><code class="hash">{e.hash.clone()}</code></dd>
+                    <dt>"Id"</dt><dd><code>{e.id.to_string()}</code></dd>
+                </dl>
+            </section>
+        </article>
+    }
+}

@@ -1,0 +1,417 @@
+//! Feed filters that live in the URL: `/audit?action=delete&target_kind=extension`.
+//! [`ViewQuery`] reads them from the query string and writes them back, so a reload,
+//! back/forward or a pasted link gives the same view; [`FilterBar`] edits them and
+//! shows the active ones as removable chips.
+
+use crate::api::{users, FeedFilter};
+use crate::catalog::{Action, Category, EventType};
+use chrono::{DateTime, Duration, Local, NaiveDate, TimeZone, Utc};
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::params::ParamsMap;
+
+/// Every query parameter a feed understands, in the order they are written.
+pub const KEYS: [&str; 12] = [
+    "category",
+    "action",
+    "event_type",
+    "instance_id",
+    "target_kind",
+    "target_id",
+    "actor",
+    "resource",
+    "range",
+    "from",
+    "to",
+    "q",
+];
+
+/// The timeframes of the picker: (URL value, label, length).
+pub const RANGES: [(&str, &str, Option<i64>); 6] = [
+    ("24h", "Last 24 hours", Some(1)),
+    ("7d", "Last 7 days", Some(7)),
+    ("30d", "Last 30 days", Some(30)),
+    ("90d", "Last 90 days", Some(90)),
+    ("all", "All time", None),
+    ("custom", "Custom range", None),
+];
+
+/// The view's query parameters: what is in the URL, nothing else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ViewQuery {
+    pairs: Vec<(String, String)>,
+}
+
+impl ViewQuery {
+    pub fn from_params(params: &ParamsMap) -> Self {
+        let mut pairs = Vec::new();
+        for key in KEYS.iter().chain(["tenant", "page", "size"].iter()) {
+            if let Some(v) = params.get(key).filter(|v| !v.trim().is_empty()) {
+                pairs.push(((*key).to_owned(), v));
+            }
+        }
+        ViewQuery { pairs }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The same view with `key` set (or removed when `value` is empty). Changing a
+    /// filter goes back to the first page.
+    pub fn with(&self, key: &str, value: &str) -> Self {
+        let mut pairs: Vec<(String, String)> = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| k != key && k != "page")
+            .cloned()
+            .collect();
+        if !value.trim().is_empty() {
+            pairs.push((key.to_owned(), value.trim().to_owned()));
+        }
+        if key == "range" && value != "custom" {
+            pairs.retain(|(k, _)| k != "from" && k != "to");
+        }
+        ViewQuery { pairs }
+    }
+
+    /// The same view on page `n`.
+    pub fn with_page(&self, n: u32) -> Self {
+        let mut q = self.clone();
+        q.pairs.retain(|(k, _)| k != "page");
+        q.pairs.push(("page".to_owned(), n.to_string()));
+        q
+    }
+
+    /// Only the tenant (and page size) kept: "clear all".
+    pub fn cleared(&self) -> Self {
+        ViewQuery {
+            pairs: self
+                .pairs
+                .iter()
+                .filter(|(k, _)| k == "tenant" || k == "size")
+                .cloned()
+                .collect(),
+        }
+    }
+
+    pub fn href(&self, path: &str) -> String {
+        let mut pairs = self.pairs.clone();
+        let order = |k: &str| KEYS.iter().position(|x| *x == k).unwrap_or(usize::MAX);
+        pairs.sort_by_key(|(k, _)| order(k));
+        if pairs.is_empty() {
+            return path.to_owned();
+        }
+        let qs = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        format!("{path}?{qs}")
+    }
+
+    /// The filter the server gets. Unknown values (a mistyped link) are ignored
+    /// rather than failing the whole view.
+    pub fn filter(&self, now: DateTime<Utc>) -> FeedFilter {
+        let text = |k: &str| self.get(k).map(str::to_owned);
+        let (since, until) = self.timeframe(now);
+        FeedFilter {
+            category: self
+                .get("category")
+                .and_then(|v| v.parse::<Category>().ok()),
+            action: self.get("action").and_then(|v| v.parse::<Action>().ok()),
+            event_type: self
+                .get("event_type")
+                .and_then(|v| v.parse::<EventType>().ok()),
+            instance_id: text("instance_id"),
+            target_kind: text("target_kind"),
+            target_id: text("target_id"),
+            actor: text("actor"),
+            resource: text("resource"),
+            since,
+            until,
+            q: text("q"),
+        }
+    }
+
+    /// `range` as UTC bounds; a custom range runs from the start of `from` to the end
+    /// of `to`, both days in the viewer's time zone.
+    fn timeframe(&self, now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        match self.get("range") {
+            Some("custom") => {
+                let day = |k: &str| {
+                    self.get(k)
+                        .and_then(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
+                };
+                let start = |d: NaiveDate| {
+                    d.and_hms_opt(0, 0, 0)
+                        .and_then(|t| Local.from_local_datetime(&t).earliest())
+                        .map(|t| t.with_timezone(&Utc))
+                };
+                (
+                    day("from").and_then(start),
+                    day("to").and_then(|d| d.succ_opt()).and_then(start),
+                )
+            }
+            Some(r) => match RANGES.iter().find(|(v, _, _)| *v == r) {
+                Some((_, _, Some(days))) => (Some(now - Duration::days(*days)), None),
+                _ => (None, None),
+            },
+            None => (None, None),
+        }
+    }
+
+    /// The active filters as chips: (key, text).
+    pub fn chips(&self) -> Vec<(&'static str, String)> {
+        let mut chips = Vec::new();
+        for key in KEYS {
+            let Some(v) = self.get(key) else { continue };
+            let text = match key {
+                "category" => format!(
+                    "Category: {}",
+                    v.parse::<Category>().map_or(v, |c| c.label())
+                ),
+                "action" => format!("Action: {v}"),
+                "event_type" => format!("Event: {v}"),
+                "instance_id" => format!("Instance: {v}"),
+                "target_kind" => format!("Target kind: {v}"),
+                "target_id" => format!("Target id: {v}"),
+                "actor" if v == "system" => "Actor: System".to_owned(),
+                "actor" => format!("Actor: {v}"),
+                "resource" => format!("Resource: {v}"),
+                "range" => match v {
+                    "custom" => format!(
+                        "Time: {} – {}",
+                        self.get("from").unwrap_or("…"),
+                        self.get("to").unwrap_or("…")
+                    ),
+                    _ => format!(
+                        "Time: {}",
+                        RANGES
+                            .iter()
+                            .find(|(r, _, _)| *r == v)
+                            .map_or(v, |(_, l, _)| *l)
+                    ),
+                },
+                "q" => format!("Search: “{v}”"),
+                _ => continue,
+            };
+            chips.push((key, text));
+        }
+        chips
+    }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The view's query, kept in step with the URL.
+pub fn use_view_query() -> Memo<ViewQuery> {
+    let query = use_query_map();
+    Memo::new(move |_| ViewQuery::from_params(&query.read()))
+}
+
+/// The tenant feed's filter controls and chips. Every change navigates, so the URL
+/// is the state.
+#[component]
+pub fn FilterBar(path: &'static str, view_query: Memo<ViewQuery>) -> impl IntoView {
+    let navigate = use_navigate();
+    let go = {
+        let navigate = navigate.clone();
+        move |q: ViewQuery| navigate(&q.href(path), Default::default())
+    };
+    let set = {
+        let go = go.clone();
+        move |key: &'static str| {
+            let go = go.clone();
+            move |ev: leptos::ev::Event| {
+                go(view_query
+                    .get_untracked()
+                    .with(key, &event_target_value(&ev)))
+            }
+        }
+    };
+    let value =
+        move |key: &'static str| move || view_query.read().get(key).unwrap_or_default().to_owned();
+    let people = LocalResource::new(users);
+    let search = RwSignal::new(String::new());
+    Effect::new(move |_| search.set(view_query.read().get("q").unwrap_or_default().to_owned()));
+    let submit_search = {
+        let go = go.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            go(view_query
+                .get_untracked()
+                .with("q", &search.get_untracked()));
+        }
+    };
+    let custom = move || view_query.read().get("range") == Some("custom");
+    let chip_go = go.clone();
+    let clear_go = go.clone();
+    view! {
+        <form class="search" role="search" on:submit=submit_search>
+            <input type="search" aria-label="Search descriptions, event types and instance names"
+                placeholder="Search descriptions, event types, instances…"
+                prop:value=search on:input=move |ev| search.set(event_target_value(&ev))/>
+            <button type="submit">"Search"</button>
+        </form>
+        <div class="filters">
+            <label>"Action"
+                <select on:change=set("action") prop:value=value("action")>
+                    <option value="">"Any"</option>
+                    {Action::ALL.iter().map(|a| view! { <option value=a.as_str()>{a.as_str()}</option> }).collect_view()}
+                </select>
+            </label>
+            <label>"Event type"
+                <select on:change=set("event_type") prop:value=value("event_type")>
+                    <option value="">"Any"</option>
+                    {EventType::ALL.iter().map(|t| view! { <option value=t.as_str()>{t.as_str()}</option> }).collect_view()}
+                </select>
+            </label>
+            <label>"Actor"
+                <select on:change=set("actor") prop:value=value("actor")>
+                    <option value="">"Anyone"</option>
+                    <option value="system">"System"</option>
+                    {move || people.get().and_then(|r| r.ok()).unwrap_or_default().into_iter().map(|u| {
+                        let label = match &u.name { Some(n) => format!("{n} <{}>", u.email), None => u.email.clone() };
+                        view! { <option value=u.id.to_string()>{label}</option> }
+                    }).collect_view()}
+                    // A link may name an actor the list does not hold (an API key).
+                    {move || view_query.read().get("actor").filter(|a| *a != "system").map(|a| view! { <option value=a.to_owned()>{a.to_owned()}</option> })}
+                </select>
+            </label>
+            <label>"Target kind"
+                <input type="text" placeholder="e.g. extension" on:change=set("target_kind") prop:value=value("target_kind")/>
+            </label>
+            <label>"Target id"
+                <input type="text" on:change=set("target_id") prop:value=value("target_id")/>
+            </label>
+            <label>"Resource name"
+                <input type="text" placeholder="instance or target" on:change=set("resource") prop:value=value("resource")/>
+            </label>
+            <label>"Timeframe"
+                <select on:change=set("range") prop:value=move || view_query.read().get("range").unwrap_or("all").to_owned()>
+                    {RANGES.iter().map(|(v, l, _)| view! { <option value=*v>{*l}</option> }).collect_view()}
+                </select>
+            </label>
+            <Show when=custom>
+                <label>"From" <input type="date" on:change=set("from") prop:value=value("from")/></label>
+                <label>"To" <input type="date" on:change=set("to") prop:value=value("to")/></label>
+            </Show>
+        </div>
+        {move || {
+            let chips = view_query.read().chips();
+            (!chips.is_empty()).then(|| {
+                let chip_go = chip_go.clone();
+                let clear_go = clear_go.clone();
+                view! {
+                    <ul class="chips" aria-label="Active filters">
+                        {chips.into_iter().map(|(key, text)| {
+                            let chip_go = chip_go.clone();
+                            view! {
+                                <li class="chip">
+                                    <span>{text.clone()}</span>
+                                    <button type="button" aria-label=format!("Remove filter {text}")
+                                        on:click=move |_| {
+                                            let q = view_query.get_untracked().with(key, "");
+                                            let q = if key == "range" { q.with("from", "").with("to", "") } else { q };
+                                            chip_go(q)
+                                        }>"×"</button>
+                                </li>
+                            }
+                        }).collect_view()}
+                        <li><button type="button" class="linkish" on:click=move |_| clear_go(view_query.get_untracked().cleared())>"Clear all"</button></li>
+                    </ul>
+                }
+            })
+        }}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(pairs: &[(&str, &str)]) -> ViewQuery {
+        ViewQuery {
+            pairs: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_url_round_trips_and_changing_a_filter_resets_the_page() {
+        let q = query(&[("q", "after hours"), ("action", "delete"), ("page", "3")]);
+        assert_eq!(
+            q.href("/audit"),
+            "/audit?action=delete&q=after%20hours&page=3"
+        );
+        let changed = q.with("target_kind", "extension");
+        assert_eq!(changed.get("page"), None);
+        assert_eq!(
+            changed.href("/audit"),
+            "/audit?action=delete&target_kind=extension&q=after%20hours"
+        );
+        assert_eq!(changed.with("action", "").get("action"), None);
+        assert_eq!(
+            query(&[("tenant", "x"), ("q", "y")])
+                .cleared()
+                .href("/master"),
+            "/master?tenant=x"
+        );
+    }
+
+    #[test]
+    fn filters_come_from_the_query() {
+        let now = Utc::now();
+        let f = query(&[
+            ("category", "config"),
+            ("action", "nonsense"),
+            ("range", "7d"),
+            ("actor", "system"),
+        ])
+        .filter(now);
+        assert_eq!(f.category, Some(Category::Config));
+        assert_eq!(f.action, None, "an unknown value is ignored");
+        assert_eq!(f.since, Some(now - Duration::days(7)));
+        assert_eq!(f.actor.as_deref(), Some("system"));
+        let custom = query(&[
+            ("range", "custom"),
+            ("from", "2026-11-01"),
+            ("to", "2026-11-02"),
+        ])
+        .filter(now);
+        let (since, until) = (custom.since.unwrap(), custom.until.unwrap());
+        assert_eq!(until - since, Duration::days(2));
+        assert_eq!(query(&[("range", "all")]).filter(now).since, None);
+    }
+
+    #[test]
+    fn chips_name_each_active_filter() {
+        let chips = query(&[
+            ("resource", "Acme HQ"),
+            ("range", "24h"),
+            ("actor", "system"),
+        ])
+        .chips();
+        let texts: Vec<&str> = chips.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(
+            texts,
+            vec!["Actor: System", "Resource: Acme HQ", "Time: Last 24 hours"]
+        );
+    }
+}

@@ -1,0 +1,280 @@
+//! Feed latency benchmark: times the store's answer to each kind of feed query on a
+//! real database and prints p50 / p95 / max per kind.
+//!
+//! ```sh
+//! target/release/stele demo --data-dir /tmp/bench --tenant bench --events 1000000 --days 365
+//! cargo run --release -p server --example feed_bench -- /tmp/bench/stele.db bench
+//! ```
+
+use app::api::{FeedFilter, COUNT_CAP};
+use app::catalog::{Action, Category, EventType};
+use app::store::{EntryQuery, Store};
+use chrono::{Duration, Utc};
+use server::store::SqliteStore;
+use std::time::Instant;
+
+const RUNS: usize = 40;
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(path), Some(slug)) = (args.get(1), args.get(2)) else {
+        anyhow::bail!("usage: feed_bench DB_FILE TENANT_SLUG");
+    };
+    let started = Instant::now();
+    let store = SqliteStore::open(&format!("sqlite://{path}")).await?;
+    println!(
+        "opened (and migrated) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let tenant = store
+        .tenant_by_slug(slug)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no tenant {slug}"))?;
+    let (total, _) = store
+        .count(
+            &EntryQuery {
+                tenant_id: Some(tenant.id),
+                ..EntryQuery::default()
+            },
+            u64::MAX - 1,
+        )
+        .await?;
+    println!("tenant {slug}: {total} entries");
+    let newest = store
+        .list(&EntryQuery {
+            tenant_id: Some(tenant.id),
+            limit: 1,
+            ..EntryQuery::default()
+        })
+        .await?;
+    let head = newest.first().map_or(1, |e| e.seq);
+    let sample = store
+        .list(&EntryQuery {
+            tenant_id: Some(tenant.id),
+            cursor: Some(head / 2),
+            limit: 1,
+            ..EntryQuery::default()
+        })
+        .await?;
+    let mid = sample
+        .first()
+        .map(|e| e.occurred_at)
+        .unwrap_or_else(Utc::now);
+    let actor = sample
+        .first()
+        .and_then(|e| e.actor.id.clone())
+        .unwrap_or_default();
+    let now = Utc::now();
+
+    let f = FeedFilter::default;
+    let kinds: Vec<(&str, Vec<FeedFilter>)> = vec![
+        ("first page", vec![f()]),
+        (
+            "category",
+            Category::ALL
+                .iter()
+                .map(|c| FeedFilter {
+                    category: Some(*c),
+                    ..f()
+                })
+                .collect(),
+        ),
+        (
+            "action",
+            [Action::Create, Action::Update, Action::Delete]
+                .iter()
+                .map(|a| FeedFilter {
+                    action: Some(*a),
+                    ..f()
+                })
+                .collect(),
+        ),
+        (
+            "event type",
+            [
+                EventType::ExtensionUpdated,
+                EventType::TrunkDeleted,
+                EventType::AuthMfaFailed,
+            ]
+            .iter()
+            .map(|t| FeedFilter {
+                event_type: Some(*t),
+                ..f()
+            })
+            .collect(),
+        ),
+        (
+            "target kind + id",
+            vec![FeedFilter {
+                target_kind: Some("extension".into()),
+                target_id: Some("142".into()),
+                ..f()
+            }],
+        ),
+        (
+            "actor",
+            vec![
+                FeedFilter {
+                    actor: Some(actor.clone()),
+                    ..f()
+                },
+                FeedFilter {
+                    actor: Some("system".into()),
+                    ..f()
+                },
+            ],
+        ),
+        (
+            "resource name",
+            vec![
+                FeedFilter {
+                    resource: Some("Acme HQ".into()),
+                    ..f()
+                },
+                FeedFilter {
+                    resource: Some("Reception".into()),
+                    ..f()
+                },
+            ],
+        ),
+        (
+            "timeframe 24h/7d/30d/90d",
+            [1, 7, 30, 90]
+                .iter()
+                .map(|d| FeedFilter {
+                    since: Some(now - Duration::days(*d)),
+                    ..f()
+                })
+                .collect(),
+        ),
+        (
+            "custom range (mid-history week)",
+            vec![FeedFilter {
+                since: Some(mid - Duration::days(7)),
+                until: Some(mid),
+                ..f()
+            }],
+        ),
+        (
+            "search",
+            [
+                "ring timeout",
+                "Birchwood",
+                "after_hours_start",
+                "deleted trunk",
+                "greeting",
+            ]
+            .iter()
+            .map(|q| FeedFilter {
+                q: Some((*q).into()),
+                ..f()
+            })
+            .collect(),
+        ),
+        (
+            "search + category",
+            vec![FeedFilter {
+                q: Some("acme".into()),
+                category: Some(Category::Config),
+                ..f()
+            }],
+        ),
+        (
+            "search, rare word",
+            vec![FeedFilter {
+                q: Some("recovery code".into()),
+                ..f()
+            }],
+        ),
+    ];
+    println!(
+        "{:<34} {:>9} {:>9} {:>9}",
+        "query (first page of 51)", "p50 ms", "p95 ms", "max ms"
+    );
+    for (name, filters) in kinds {
+        let mut times = Vec::new();
+        for run in 0..RUNS {
+            let filter = filters[run % filters.len()].clone();
+            let t = Instant::now();
+            let page = store
+                .list(&EntryQuery {
+                    tenant_id: Some(tenant.id),
+                    filter,
+                    limit: 51,
+                    ..EntryQuery::default()
+                })
+                .await?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            std::hint::black_box(page);
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "{name:<34} {:>9.2} {:>9.2} {:>9.2}",
+            percentile(&times, 0.5),
+            percentile(&times, 0.95),
+            times[times.len() - 1]
+        );
+    }
+    // Load more: a page deep in the history, by cursor.
+    let mut times = Vec::new();
+    for run in 0..RUNS {
+        let cursor = head - (run as i64 * head / RUNS as i64);
+        let t = Instant::now();
+        let page = store
+            .list(&EntryQuery {
+                tenant_id: Some(tenant.id),
+                cursor: Some(cursor.max(2)),
+                limit: 51,
+                ..EntryQuery::default()
+            })
+            .await?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        std::hint::black_box(page);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "{:<34} {:>9.2} {:>9.2} {:>9.2}",
+        "load more (cursor anywhere)",
+        percentile(&times, 0.5),
+        percentile(&times, 0.95),
+        times[times.len() - 1]
+    );
+    // The master view: count (capped) + page, across tenants.
+    let mut times = Vec::new();
+    for run in 0..RUNS {
+        let query = EntryQuery {
+            page_by_id: true,
+            limit: 50,
+            offset: (run as u32 % 5) * 50,
+            filter: if run % 2 == 0 {
+                f()
+            } else {
+                FeedFilter {
+                    q: Some("extension".into()),
+                    ..f()
+                }
+            },
+            ..EntryQuery::default()
+        };
+        let t = Instant::now();
+        let count = store.count(&query, COUNT_CAP).await?;
+        let page = store.list(&query).await?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        std::hint::black_box((count, page));
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "{:<34} {:>9.2} {:>9.2} {:>9.2}",
+        "master page + count",
+        percentile(&times, 0.5),
+        percentile(&times, 0.95),
+        times[times.len() - 1]
+    );
+    Ok(())
+}
