@@ -17,6 +17,7 @@ test.beforeEach(async ({ page }) => {
 
 function shown(value: unknown): string {
   if (value === null || value === undefined) return "(none)";
+  if (value === "***") return "*** (changed)";
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 

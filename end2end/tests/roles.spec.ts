@@ -44,7 +44,7 @@ test("the super admin sees the master view across tenants", async ({ page }) => 
   await expect(rows.first()).toBeVisible();
   const tenants = new Set(await rows.evaluateAll((els) => els.map((e) => e.getAttribute("data-tenant"))));
   expect(tenants.size).toBeGreaterThan(1);
-  await page.getByLabel("Tenant").selectOption("harbor");
+  await page.getByLabel("Tenant", { exact: true }).selectOption("harbor");
   await expect(page).toHaveURL(/\/master\?tenant=harbor$/);
   await expect(rows.first()).toHaveAttribute("data-tenant", "harbor");
   const after = new Set(await rows.evaluateAll((els) => els.map((e) => e.getAttribute("data-tenant"))));

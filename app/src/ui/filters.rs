@@ -269,19 +269,19 @@ pub fn FilterBar(path: &'static str, view_query: Memo<ViewQuery>) -> impl IntoVi
         </form>
         <div class="filters">
             <label>"Action"
-                <select on:change=set("action") prop:value=value("action")>
+                <select aria-label="Action" on:change=set("action") prop:value=value("action")>
                     <option value="">"Any"</option>
                     {Action::ALL.iter().map(|a| view! { <option value=a.as_str()>{a.as_str()}</option> }).collect_view()}
                 </select>
             </label>
             <label>"Event type"
-                <select on:change=set("event_type") prop:value=value("event_type")>
+                <select aria-label="Event type" on:change=set("event_type") prop:value=value("event_type")>
                     <option value="">"Any"</option>
                     {EventType::ALL.iter().map(|t| view! { <option value=t.as_str()>{t.as_str()}</option> }).collect_view()}
                 </select>
             </label>
             <label>"Actor"
-                <select on:change=set("actor") prop:value=value("actor")>
+                <select aria-label="Actor" on:change=set("actor") prop:value=value("actor")>
                     <option value="">"Anyone"</option>
                     <option value="system">"System"</option>
                     {move || people.get().and_then(|r| r.ok()).unwrap_or_default().into_iter().map(|u| {
@@ -293,22 +293,22 @@ pub fn FilterBar(path: &'static str, view_query: Memo<ViewQuery>) -> impl IntoVi
                 </select>
             </label>
             <label>"Target kind"
-                <input type="text" placeholder="e.g. extension" on:change=set("target_kind") prop:value=value("target_kind")/>
+                <input aria-label="Target kind" type="text" placeholder="e.g. extension" on:change=set("target_kind") prop:value=value("target_kind")/>
             </label>
             <label>"Target id"
-                <input type="text" on:change=set("target_id") prop:value=value("target_id")/>
+                <input aria-label="Target id" type="text" on:change=set("target_id") prop:value=value("target_id")/>
             </label>
             <label>"Resource name"
-                <input type="text" placeholder="instance or target" on:change=set("resource") prop:value=value("resource")/>
+                <input aria-label="Resource name" type="text" placeholder="instance or target" on:change=set("resource") prop:value=value("resource")/>
             </label>
             <label>"Timeframe"
-                <select on:change=set("range") prop:value=move || view_query.read().get("range").unwrap_or("all").to_owned()>
+                <select aria-label="Timeframe" on:change=set("range") prop:value=move || view_query.read().get("range").unwrap_or("all").to_owned()>
                     {RANGES.iter().map(|(v, l, _)| view! { <option value=*v>{*l}</option> }).collect_view()}
                 </select>
             </label>
             <Show when=custom>
-                <label>"From" <input type="date" on:change=set("from") prop:value=value("from")/></label>
-                <label>"To" <input type="date" on:change=set("to") prop:value=value("to")/></label>
+                <label>"From" <input aria-label="From" type="date" on:change=set("from") prop:value=value("from")/></label>
+                <label>"To" <input aria-label="To" type="date" on:change=set("to") prop:value=value("to")/></label>
             </Show>
         </div>
         {move || {

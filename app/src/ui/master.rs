@@ -95,7 +95,7 @@ pub fn MasterPage() -> impl IntoView {
             </form>
             <div class="filters">
                 <label>"Tenant"
-                    <select on:change=set("tenant") prop:value=value("tenant")>
+                    <select aria-label="Tenant" on:change=set("tenant") prop:value=value("tenant")>
                         <option value="">"All tenants"</option>
                         {move || tenants.get().into_iter().map(|(slug, name)| view! {
                             <option value=slug.clone()>{name}</option>
@@ -103,18 +103,18 @@ pub fn MasterPage() -> impl IntoView {
                     </select>
                 </label>
                 <label>"Event type"
-                    <select on:change=set("event_type") prop:value=value("event_type")>
+                    <select aria-label="Event type" on:change=set("event_type") prop:value=value("event_type")>
                         <option value="">"Any"</option>
                         {EventType::ALL.iter().map(|t| view! { <option value=t.as_str()>{t.as_str()}</option> }).collect_view()}
                     </select>
                 </label>
                 <label>"Timeframe"
-                    <select on:change=set("range") prop:value=move || view_query.read().get("range").unwrap_or("all").to_owned()>
+                    <select aria-label="Timeframe" on:change=set("range") prop:value=move || view_query.read().get("range").unwrap_or("all").to_owned()>
                         {RANGES.iter().filter(|(v, _, _)| *v != "custom").map(|(v, l, _)| view! { <option value=*v>{*l}</option> }).collect_view()}
                     </select>
                 </label>
                 <label>"Page size"
-                    <select on:change=set("size") prop:value=move || size.get().to_string()>
+                    <select aria-label="Page size" on:change=set("size") prop:value=move || size.get().to_string()>
                         {MASTER_PAGE_SIZES.iter().map(|s| view! { <option value=s.to_string()>{s.to_string()}</option> }).collect_view()}
                     </select>
                 </label>
@@ -225,7 +225,7 @@ fn MasterTable(rows: Vec<MasterRow>) -> impl IntoView {
                     {rows.into_iter().map(|r| {
                         let e = r.entry;
                         view! {
-                            <tr data-tenant=r.tenant_slug.clone()>
+                            <tr data-tenant=r.tenant_slug.clone() data-id=e.id.to_string()>
                                 <td><a href=format!("/entries/{}", e.id)><time title=time_title(e.occurred_at)>{relative(e.occurred_at, now)}</time></a></td>
                                 <td class="tenant">{r.tenant_name}</td>
                                 <td><span class=format!("badge cat-{}", e.category().as_str())>{e.event_type.as_str()}</span></td>

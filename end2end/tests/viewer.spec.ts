@@ -1,0 +1,136 @@
+import { expect, test, type Page } from "@playwright/test";
+import { call, login, OWNER, SUPER_ADMIN } from "./helpers";
+
+type Entry = { id: string; seq: number; description: string; event_type: string; actor: { id: string | null; label: string } };
+type FeedPage = { entries: Entry[]; next_cursor: number | null };
+
+async function shownSeqs(page: Page): Promise<number[]> {
+  const rows = page.locator("li.entry");
+  await expect(rows.first()).toBeVisible();
+  return rows.evaluateAll((els) => els.map((e) => Number(e.getAttribute("data-seq"))));
+}
+
+/** The feed the API gives for `filter`, from the newest seq the page shows. */
+async function expectFeedToMatch(page: Page, filter: object) {
+  const seqs = await shownSeqs(page);
+  const data = await call<FeedPage>(page, "tenant_feed", { filter, cursor: seqs[0] + 1 });
+  expect(data.entries.length).toBeGreaterThan(0);
+  expect(seqs).toEqual(data.entries.map((e) => e.seq));
+}
+
+test.describe("the tenant feed's filters", () => {
+  test.beforeEach(async ({ page }) => {
+    await login(page, OWNER);
+  });
+
+  test("a filter lives in the URL: reload, back and a pasted link give the same view", async ({ page }) => {
+    await page.getByLabel("Action", { exact: true }).selectOption("delete");
+    await expect(page).toHaveURL(/\/audit\?action=delete$/);
+    await expectFeedToMatch(page, { action: "delete" });
+    await expect(page.locator(".chip")).toHaveText([/Action: delete/]);
+
+    await page.getByLabel("Target kind", { exact: true }).fill("extension");
+    await page.getByLabel("Target kind", { exact: true }).press("Enter");
+    await expect(page).toHaveURL(/\/audit\?action=delete&target_kind=extension$/);
+    await expectFeedToMatch(page, { action: "delete", target_kind: "extension" });
+    const filtered = await shownSeqs(page);
+
+    await page.reload();
+    expect(await shownSeqs(page)).toEqual(filtered);
+    await expect(page.getByLabel("Action", { exact: true })).toHaveValue("delete");
+
+    await page.goBack();
+    await expect(page).toHaveURL(/\/audit\?action=delete$/);
+    await expectFeedToMatch(page, { action: "delete" });
+
+    // A pasted link in a fresh tab.
+    const other = await page.context().newPage();
+    await other.goto("/audit?action=delete&target_kind=extension");
+    expect(await shownSeqs(other)).toEqual(filtered);
+  });
+
+  test("search, chips and clear all", async ({ page }) => {
+    await page.getByRole("searchbox").fill("Birchwood");
+    await page.getByRole("button", { name: "Search", exact: true }).click();
+    await expect(page).toHaveURL(/\/audit\?q=Birchwood$/);
+    await expectFeedToMatch(page, { q: "Birchwood" });
+    await expect(page.locator("li.entry .instance").first()).toHaveText("Birchwood Dental");
+
+    await page.getByRole("link", { name: "Config", exact: true }).click();
+    await expect(page).toHaveURL(/\/audit\?category=config&q=Birchwood$/);
+    await expectFeedToMatch(page, { q: "Birchwood", category: "config" });
+    await expect(page.locator(".chip")).toHaveText([/Category: Config/, /Search: .Birchwood./]);
+
+    await page.getByRole("button", { name: /Remove filter Search/ }).click();
+    await expect(page).toHaveURL(/\/audit\?category=config$/);
+    await page.getByLabel("Timeframe", { exact: true }).selectOption("7d");
+    await expect(page).toHaveURL(/\/audit\?category=config&range=7d$/);
+    await expect(page.locator(".chip")).toHaveText([/Category: Config/, /Time: Last 7 days/]);
+    await page.getByRole("button", { name: "Clear all" }).click();
+    await expect(page).toHaveURL(/\/audit$/);
+    await expect(page.locator(".chip")).toHaveCount(0);
+  });
+
+  test("a custom timeframe and an empty result say why", async ({ page }) => {
+    await page.getByLabel("Timeframe", { exact: true }).selectOption("custom");
+    await page.getByLabel("From", { exact: true }).fill("2001-01-01");
+    await page.getByLabel("From", { exact: true }).press("Enter");
+    await page.getByLabel("To", { exact: true }).fill("2001-01-31");
+    await page.getByLabel("To", { exact: true }).press("Enter");
+    await expect(page).toHaveURL(/range=custom&from=2001-01-01&to=2001-01-31/);
+    await expect(page.locator(".state-empty")).toContainText("No entries match these filters");
+  });
+
+  test("an actor's history link from administration", async ({ page }) => {
+    await page.getByRole("link", { name: "Administration" }).click();
+    await page.locator("table.users tr[data-email='marco@northwind.example']").getByRole("link", { name: "View history" }).click();
+    await expect(page).toHaveURL(/\/audit\?actor=[0-9a-f-]{36}$/);
+    const actor = new URL(page.url()).searchParams.get("actor");
+    await expectFeedToMatch(page, { actor });
+    const labels = await page.locator("li.entry .actor").allTextContents();
+    expect(labels.every((l) => l.includes("marco@northwind.example"))).toBe(true);
+  });
+
+  test("the detail page shows overview, diff, context and chain position", async ({ page }) => {
+    const data = await call<FeedPage>(page, "tenant_feed", { filter: { event_type: "instance.credentials_saved" } });
+    const entry = data.entries[0];
+    await page.goto("/audit?event_type=instance.credentials_saved");
+    await page.locator(`li.entry[data-seq="${entry.seq}"]`).getByRole("link", { name: "Details" }).click();
+    await expect(page).toHaveURL(new RegExp(`/entries/${entry.id}$`));
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText(entry.description);
+    await expect(page.locator(".chain .seq")).toHaveText(String(entry.seq));
+    await expect(page.locator(".chain .hash")).toHaveText(/^[0-9a-f]{64}$/);
+    const masked = page.locator("table.diff tr", { hasText: "admin_password" });
+    await expect(masked.locator("td.old .value")).toHaveText("*** (changed)");
+    await expect(masked.locator("td.new .marker")).toHaveText("+");
+    await expect(page.getByRole("heading", { name: "Context" })).toBeVisible();
+  });
+});
+
+test("the master view pages by number with a count", async ({ page }) => {
+  await login(page, SUPER_ADMIN);
+  await expect(page.locator(".count")).toHaveText(/\d+ entries/);
+  const rows = page.locator("table.master tbody tr");
+  await expect(rows).toHaveCount(50);
+  const first = await rows.first().getAttribute("data-id");
+  await page.locator(".pager").getByRole("link", { name: "2", exact: true }).click();
+  await expect(page).toHaveURL(/\/master\?page=2$/);
+  await expect(page.locator(".pager .current")).toHaveText("2");
+  await expect(rows.first()).not.toHaveAttribute("data-id", first!);
+  await page.getByLabel("Page size", { exact: true }).selectOption("25");
+  await expect(page).toHaveURL(/\/master\?size=25$/);
+  await expect(rows).toHaveCount(25);
+  await page.getByRole("searchbox").fill("Lakeside");
+  await page.getByRole("button", { name: "Search", exact: true }).click();
+  await expect(page).toHaveURL(/q=Lakeside/);
+  await expect(rows.first()).toHaveAttribute("data-tenant", "harbor");
+});
+
+test("the feed is usable at 390 px wide", async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await login(page, OWNER);
+  await expect(page.locator("li.entry").first()).toBeVisible();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(1);
+  await page.screenshot({ path: "test-results/feed-390px.png" });
+});
