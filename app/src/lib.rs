@@ -8,6 +8,7 @@ pub mod canonical;
 pub mod catalog;
 pub mod diff;
 pub mod entry;
+pub mod merkle;
 pub mod ui;
 
 #[cfg(feature = "ssr")]
