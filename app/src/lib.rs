@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod canonical;
 pub mod catalog;
+pub mod checkpoint;
 pub mod diff;
 pub mod entry;
 pub mod merkle;

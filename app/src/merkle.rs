@@ -308,7 +308,10 @@ mod tests {
             let mut perfect = |level: u32, index: u64| Ok::<_, Infallible>(nodes[&(level, index)]);
             for a in 0..n {
                 for b in a + 1..=n {
-                    assert_eq!(subtree(a, b, &mut perfect).unwrap(), root_of(&l[a as usize..b as usize]));
+                    assert_eq!(
+                        subtree(a, b, &mut perfect).unwrap(),
+                        root_of(&l[a as usize..b as usize])
+                    );
                 }
             }
         }
@@ -322,24 +325,48 @@ mod tests {
             for i in 0..n {
                 let proof = inclusion_proof(i, n, &mut naive(&l)).unwrap();
                 assert!(proof.len() <= 64 - (n.leading_zeros() as usize) + 1);
-                assert!(verify_inclusion(i, n, &l[i as usize], &proof, &root), "n={n} i={i}");
+                assert!(
+                    verify_inclusion(i, n, &l[i as usize], &proof, &root),
+                    "n={n} i={i}"
+                );
                 let other = (i + 1) % n;
                 if other != i {
                     assert!(!verify_inclusion(other, n, &l[i as usize], &proof, &root));
                 }
-                assert!(!verify_inclusion(i, n, &l[i as usize], &proof, &leaf_hash(&[7; 32])));
+                assert!(!verify_inclusion(
+                    i,
+                    n,
+                    &l[i as usize],
+                    &proof,
+                    &leaf_hash(&[7; 32])
+                ));
             }
             for m in 1..=n {
                 let first = root_of(&l[..m as usize]);
                 let proof = consistency_proof(m, n, &mut naive(&l)).unwrap();
-                assert!(verify_consistency(m, n, &first, &root, &proof), "m={m} n={n}");
+                assert!(
+                    verify_consistency(m, n, &first, &root, &proof),
+                    "m={m} n={n}"
+                );
                 if m < n {
-                    assert!(!verify_consistency(m, n, &leaf_hash(&[9; 32]), &root, &proof));
+                    assert!(!verify_consistency(
+                        m,
+                        n,
+                        &leaf_hash(&[9; 32]),
+                        &root,
+                        &proof
+                    ));
                     // A log that rewrote leaf 0 cannot prove it extends the old head.
                     let mut forged = l.clone();
                     forged[0] = leaf_hash(&[1; 32]);
                     let forged_proof = consistency_proof(m, n, &mut naive(&forged)).unwrap();
-                    assert!(!verify_consistency(m, n, &first, &root_of(&forged), &forged_proof));
+                    assert!(!verify_consistency(
+                        m,
+                        n,
+                        &first,
+                        &root_of(&forged),
+                        &forged_proof
+                    ));
                 }
             }
         }

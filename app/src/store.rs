@@ -128,6 +128,16 @@ pub enum Mutation {
         tenant_id: Uuid,
         fields: Vec<String>,
     },
+    /// Records a signed checkpoint of the tenant's tree head.
+    AddCheckpoint(crate::checkpoint::Checkpoint),
+}
+
+/// One link of a tenant's hash chain, kept even after retention purges the entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainLink {
+    pub seq: i64,
+    pub entry_digest: String,
+    pub hash: String,
 }
 
 /// The largest page a caller may ask for.
@@ -220,6 +230,33 @@ pub trait Store: Send + Sync + 'static {
 
     /// One entry of one tenant; another tenant's entry is `None`.
     async fn get(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<Entry>, StoreError>;
+
+    /// The tenant's chain links after `after_seq`, by seq.
+    async fn chain_links(
+        &self,
+        tenant_id: Uuid,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<ChainLink>, StoreError>;
+
+    /// Stored perfect Merkle subtrees `(level, index)` of the tenant's tree, in order.
+    async fn perfect_nodes(
+        &self,
+        tenant_id: Uuid,
+        positions: &[(u32, u64)],
+    ) -> Result<Vec<crate::merkle::Hash>, StoreError>;
+
+    /// The tenant's signed checkpoints, newest first.
+    async fn checkpoints(
+        &self,
+        tenant_id: Uuid,
+    ) -> Result<Vec<crate::checkpoint::Checkpoint>, StoreError>;
+
+    /// The unguessable token of the tenant's public verification page.
+    async fn verification_token(&self, tenant_id: Uuid) -> Result<String, StoreError>;
+
+    async fn tenant_by_verification_token(&self, token: &str)
+        -> Result<Option<Tenant>, StoreError>;
 
     /// Whether the store answers (for `/healthz`).
     async fn ping(&self) -> Result<(), StoreError>;

@@ -2,6 +2,7 @@
 
 pub mod sqlite;
 mod sqlite_accounts;
+mod sqlite_integrity;
 
 use app::store::{Store, StoreError};
 use std::sync::Arc;

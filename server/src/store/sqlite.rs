@@ -8,13 +8,14 @@
 use super::internal;
 use app::api::FeedFilter;
 use app::catalog::EventType;
+use app::checkpoint::Checkpoint;
 use app::diff::Redactor;
 use app::entry::{
     Actor, ActorKind, Appended, Change, Context, Entry, InstanceRef, NewEntry, Target, Tenant,
 };
 use app::store::{
-    ApiKeyRecord, EntryQuery, InstanceRecord, Mutation, Order, SessionRecord, Store, StoreError,
-    UserRecord, MAX_PAGE,
+    ApiKeyRecord, ChainLink, EntryQuery, InstanceRecord, Mutation, Order, SessionRecord, Store,
+    StoreError, UserRecord, MAX_PAGE,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -54,6 +55,9 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+        super::sqlite_integrity::backfill(&pool)
+            .await
+            .map_err(|e| sqlx::Error::Protocol(format!("integrity backfill failed: {e}")))?;
         Ok(SqliteStore {
             pool,
             write_lock: Mutex::new(()),
@@ -517,6 +521,12 @@ impl Store for SqliteStore {
             }
         };
         let now = Utc::now();
+        let mut frontier = super::sqlite_integrity::frontier(
+            &mut tx,
+            tenant_id,
+            u64::try_from(seq).map_err(internal)?,
+        )
+        .await?;
         let mut appended = Vec::with_capacity(batch.len());
         for mut new in batch {
             if let Some(key) = &new.idempotency_key {
@@ -529,6 +539,7 @@ impl Store for SqliteStore {
             seq += 1;
             let entry = new.seal(Uuid::now_v7(), tenant_id, seq, now, &prev);
             insert_entry(&mut tx, &entry).await?;
+            super::sqlite_integrity::link(&mut tx, &mut frontier, &entry).await?;
             if let Some(instance) = &entry.instance {
                 super::sqlite_accounts::register_instance(
                     &mut tx,
@@ -701,6 +712,65 @@ impl Store for SqliteStore {
         .await
         .map_err(internal)?;
         row.as_ref().map(entry_from_row).transpose()
+    }
+
+    async fn chain_links(
+        &self,
+        tenant_id: Uuid,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<ChainLink>, StoreError> {
+        super::sqlite_integrity::chain_links(&self.pool, tenant_id, after_seq, limit).await
+    }
+
+    async fn perfect_nodes(
+        &self,
+        tenant_id: Uuid,
+        positions: &[(u32, u64)],
+    ) -> Result<Vec<app::merkle::Hash>, StoreError> {
+        super::sqlite_integrity::perfect_nodes(&self.pool, tenant_id, positions).await
+    }
+
+    async fn checkpoints(&self, tenant_id: Uuid) -> Result<Vec<Checkpoint>, StoreError> {
+        super::sqlite_integrity::checkpoints(&self.pool, tenant_id).await
+    }
+
+    async fn verification_token(&self, tenant_id: Uuid) -> Result<String, StoreError> {
+        let token: Option<Option<String>> =
+            sqlx::query_scalar("SELECT verification_token FROM tenants WHERE id = ?")
+                .bind(tenant_id.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?;
+        match token {
+            None => Err(StoreError::NotFound("tenant".to_owned())),
+            Some(Some(t)) => Ok(t),
+            Some(None) => {
+                let fresh = app::ssr::secrets::random_token();
+                sqlx::query(
+                    "UPDATE tenants SET verification_token = coalesce(verification_token, ?) \
+                     WHERE id = ?",
+                )
+                .bind(&fresh)
+                .bind(tenant_id.to_string())
+                .execute(&self.pool)
+                .await
+                .map_err(internal)?;
+                Box::pin(self.verification_token(tenant_id)).await
+            }
+        }
+    }
+
+    async fn tenant_by_verification_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<Tenant>, StoreError> {
+        let row = sqlx::query("SELECT id, slug, name FROM tenants WHERE verification_token = ?")
+            .bind(token)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?;
+        row.as_ref().map(tenant_from_row).transpose()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

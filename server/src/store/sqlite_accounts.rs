@@ -395,6 +395,9 @@ pub async fn apply(conn: &mut SqliteConnection, mutation: &Mutation) -> Result<(
             .map_err(internal)?;
             one_row(done, "API key")?;
         }
+        Mutation::AddCheckpoint(cp) => {
+            super::sqlite_integrity::insert_checkpoint(conn, cp).await?;
+        }
         Mutation::SetSensitiveFields { tenant_id, fields } => {
             let text = serde_json::to_string(fields).map_err(internal)?;
             let done = sqlx::query("UPDATE tenants SET sensitive_fields = ? WHERE id = ?")
