@@ -387,3 +387,44 @@ pub async fn sensitive_fields() -> Result<SensitiveFieldList, AppError> {
 pub async fn set_sensitive_fields(fields: Vec<String>) -> Result<SensitiveFieldList, AppError> {
     crate::ssr::admin::set_sensitive_fields(fields).await
 }
+
+/// What verifying a tenant's log found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    pub ok: bool,
+    /// Entries verified (before the break, if any).
+    pub entries: u64,
+    /// The chain hash of the newest entry, when everything verified.
+    pub head_hash: Option<String>,
+    pub checkpoints_checked: usize,
+    /// The first seq that does not verify, and why.
+    pub broken_seq: Option<i64>,
+    pub reason: Option<String>,
+}
+
+/// The tenant's public verification material.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrityInfo {
+    /// Hex Ed25519 public key that signs checkpoints.
+    pub public_key: String,
+    /// The unguessable page where the tenant's checkpoints are published.
+    pub verification_path: String,
+    pub checkpoints: Vec<crate::checkpoint::Checkpoint>,
+}
+
+/// Walks the tenant's whole chain (admins, owners, super admins).
+#[server(prefix = "/api", endpoint = "verify_integrity", input = Json)]
+pub async fn verify_integrity(tenant: Option<String>) -> Result<VerifyReport, AppError> {
+    crate::ssr::integrity::verify_integrity(tenant).await
+}
+
+/// Signs a checkpoint of the tenant's tree head now (admins, owners).
+#[server(prefix = "/api", endpoint = "sign_checkpoint_now", input = Json)]
+pub async fn sign_checkpoint_now(tenant: Option<String>) -> Result<IntegrityInfo, AppError> {
+    crate::ssr::integrity::sign_now(tenant).await
+}
+
+#[server(prefix = "/api", endpoint = "integrity", input = Json)]
+pub async fn integrity(tenant: Option<String>) -> Result<IntegrityInfo, AppError> {
+    crate::ssr::integrity::integrity_info(tenant).await
+}

@@ -11,6 +11,7 @@ pub mod diff;
 pub mod entry;
 pub mod merkle;
 pub mod ui;
+pub mod verify;
 
 #[cfg(feature = "ssr")]
 pub mod ssr;

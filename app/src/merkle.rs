@@ -56,7 +56,7 @@ pub fn subtree<E>(
     perfect: &mut impl FnMut(u32, u64) -> Result<Hash, E>,
 ) -> Result<Hash, E> {
     let n = end - start;
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         return perfect(n.trailing_zeros(), start >> n.trailing_zeros());
     }
     let k = split(n);

@@ -35,6 +35,9 @@ pub enum Command {
     Migrate(StoreArgs),
     /// Generate realistic demo history for one tenant through the normal append path.
     Demo(DemoArgs),
+    /// Verify an NDJSON export offline against a signed checkpoint; exits non-zero
+    /// naming the first problem.
+    Verify(VerifyArgs),
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -156,6 +159,14 @@ pub struct ServeArgs {
     /// cookies Secure. Defaults to `http://<listen>`.
     #[arg(long, env = "STELE_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// The Ed25519 checkpoint signing key (created on first start, mode 0600).
+    /// Defaults to `signing.key` in the data directory.
+    #[arg(long, env = "STELE_SIGNING_KEY")]
+    pub signing_key: Option<PathBuf>,
+    /// Seconds between checkpoint rounds (each tenant whose log grew is signed);
+    /// 0 turns periodic signing off.
+    #[arg(long, env = "STELE_CHECKPOINT_EVERY", default_value_t = 600)]
+    pub checkpoint_every: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -175,4 +186,16 @@ pub struct DemoArgs {
     /// How many days of history, ending now.
     #[arg(long, default_value_t = 30)]
     pub days: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// The export: one entry per line (NDJSON), starting at seq 1.
+    pub file: PathBuf,
+    /// The checkpoint (JSON, as the verification page publishes it).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// The server's public key (hex), or a file holding it; checks the signature.
+    #[arg(long)]
+    pub public_key: Option<String>,
 }

@@ -32,6 +32,10 @@ pub fn router(state: AppState, dist: &Path) -> Router {
             post(crate::rest::post_events).get(crate::rest::get_events),
         )
         .route("/api/v1/openapi.json", get(crate::rest::openapi))
+        .route("/api/v1/public-key", get(crate::rest::public_key))
+        .route("/api/v1/verify/{token}", get(crate::rest::verification))
+        .route("/api/v1/verify/{token}/inclusion", get(crate::rest::inclusion))
+        .route("/api/v1/verify/{token}/consistency", get(crate::rest::consistency))
         .route(
             "/api/{*fn_name}",
             get(server_fn_handler)

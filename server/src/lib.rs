@@ -6,6 +6,7 @@ pub mod demo;
 pub mod http;
 pub mod ingest;
 pub mod rest;
+pub mod signing;
 pub mod store;
 
 // The server functions live in `app`; naming them here makes sure the linker keeps

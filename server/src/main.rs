@@ -5,6 +5,7 @@ use clap::Parser;
 use server::cli::{self, NewUser, PasswordSource};
 use server::config::{
     ApiKeyCommand, Cli, Command, DemoArgs, ServeArgs, StoreArgs, TenantCommand, UserCommand,
+    VerifyArgs,
 };
 use server::demo::{self, DemoPlan};
 use std::io::BufRead;
@@ -25,6 +26,7 @@ async fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(args) => migrate(args).await,
         Command::Demo(args) => generate_demo(args).await,
+        Command::Verify(args) => verify(args),
         Command::Tenant(cmd) => tenant(cmd).await,
         Command::User(cmd) => user(cmd).await,
         Command::ApiKey(cmd) => api_key(cmd).await,
@@ -36,6 +38,41 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn verify(args: VerifyArgs) -> anyhow::Result<()> {
+    let export = std::fs::read_to_string(&args.file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
+    let checkpoint: app::checkpoint::Checkpoint = serde_json::from_str(
+        &std::fs::read_to_string(&args.checkpoint)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.checkpoint.display()))?,
+    )
+    .map_err(|e| anyhow::anyhow!("{} is not a checkpoint: {e}", args.checkpoint.display()))?;
+    let public = match &args.public_key {
+        Some(k) => {
+            let text = if std::path::Path::new(k).exists() {
+                std::fs::read_to_string(k)?
+            } else {
+                k.clone()
+            };
+            Some(app::checkpoint::parse_public_key(&text)?)
+        }
+        None => None,
+    };
+    let report = app::verify::verify_export(export.lines(), Some(&checkpoint), public.as_ref())
+        .map_err(|p| anyhow::anyhow!("verification failed: {p}"))?;
+    println!(
+        "OK: {} entries verify; the first {} match the checkpoint; head {}{}",
+        report.entries,
+        checkpoint.tree_size,
+        report.head_hash,
+        if report.signature_checked {
+            "; signature valid"
+        } else {
+            "; signature NOT checked (no --public-key)"
+        }
+    );
+    Ok(())
 }
 
 async fn migrate(args: StoreArgs) -> anyhow::Result<()> {
@@ -162,7 +199,18 @@ async fn api_key(cmd: ApiKeyCommand) -> anyhow::Result<()> {
             other => other.to_owned(),
         })
         .collect();
-    let state = app_state(store, platform.id, "http://127.0.0.1:3000".to_owned());
+    // Issuing a key signs nothing: a throwaway signer will do.
+    let throwaway = ed25519_dalek::SigningKey::from_bytes(
+        &hex::decode(app::ssr::secrets::random_token())?
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("seed length"))?,
+    );
+    let state = app_state(
+        store,
+        platform.id,
+        "http://127.0.0.1:3000".to_owned(),
+        throwaway,
+    );
     let (key, secret) = app::ssr::admin::issue_api_key(&state, t.id, &name, &scopes, None)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -180,6 +228,7 @@ fn app_state(
     store: Arc<dyn app::store::Store>,
     platform_tenant: uuid::Uuid,
     public_url: String,
+    signer: ed25519_dalek::SigningKey,
 ) -> app::ssr::AppState {
     app::ssr::AppState {
         store,
@@ -187,6 +236,7 @@ fn app_state(
         throttle: Arc::default(),
         secure_cookies: public_url.starts_with("https://"),
         public_url,
+        signer: Arc::new(signer),
     }
 }
 
@@ -204,11 +254,33 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let url = format!("http://{}", listener.local_addr()?);
     let public_url = args.public_url.clone().unwrap_or_else(|| url.clone());
+    let key_path = args
+        .signing_key
+        .clone()
+        .unwrap_or_else(|| args.store.data_dir.join("signing.key"));
+    let signer = server::signing::load_or_create(&key_path)?;
     let state = app_state(
         store,
         platform.id,
         public_url.trim_end_matches('/').to_owned(),
+        signer,
     );
+    if args.checkpoint_every > 0 {
+        let every = std::time::Duration::from_secs(args.checkpoint_every);
+        let job = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match app::ssr::integrity::sign_changed(&job).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(tenants = n, "signed checkpoints"),
+                    Err(e) => tracing::error!(error = %e, "checkpoint round failed"),
+                }
+            }
+        });
+    }
     let router = server::http::router(state, &args.dist);
     tracing::info!(%url, "Stele is listening");
     println!("Stele is running at {url}");

@@ -565,6 +565,196 @@ pub async fn get_events(
     }
 }
 
+// ---- public verification ---------------------------------------------------------
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicKeyOut {
+    /// Hex Ed25519 public key that signs every checkpoint.
+    pub public_key: String,
+    pub key_id: String,
+}
+
+/// A tenant's published checkpoints (reveals sizes and roots, never an entry).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerificationOut {
+    pub tenant_slug: String,
+    pub tenant_name: String,
+    pub public_key: String,
+    /// Newest first. Each signs `stele-checkpoint/v1` bytes (docs/INTEGRITY.md).
+    #[schema(value_type = Vec<Object>)]
+    pub checkpoints: Vec<app::checkpoint::Checkpoint>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InclusionOut {
+    pub seq: i64,
+    /// seq − 1: the leaf's index in the Merkle tree.
+    pub leaf_index: u64,
+    pub tree_size: u64,
+    pub entry_digest: String,
+    pub root_hash: String,
+    /// RFC 9162 inclusion path, hex.
+    pub proof: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsistencyOut {
+    pub first: u64,
+    pub second: u64,
+    pub first_root: String,
+    pub second_root: String,
+    /// RFC 9162 consistency path, hex.
+    pub proof: Vec<String>,
+}
+
+/// The key that signs checkpoints.
+#[utoipa::path(get, path = "/api/v1/public-key", tag = "verification",
+    responses((status = 200, body = PublicKeyOut)))]
+pub async fn public_key(State(state): State<AppState>) -> Response {
+    let public = state.signer.verifying_key();
+    Json(PublicKeyOut {
+        public_key: hex::encode(public.as_bytes()),
+        key_id: app::checkpoint::key_id(&public),
+    })
+    .into_response()
+}
+
+async fn tenant_of_token(state: &AppState, token: &str) -> Result<app::entry::Tenant, ApiError> {
+    state
+        .store
+        .tenant_by_verification_token(token)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                404,
+                "not_found",
+                "there is no verification page at this address",
+            )
+        })
+}
+
+fn number(params: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {
+    params
+        .get(name)
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| {
+                ApiError::new(
+                    400,
+                    "invalid_parameter",
+                    format!("{name}: `{v}` is not a whole number"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// A tenant's checkpoints, under its unguessable verification link.
+#[utoipa::path(get, path = "/api/v1/verify/{token}", tag = "verification",
+    params(("token" = String, Path, description = "The tenant's verification token")),
+    responses((status = 200, body = VerificationOut), (status = 404, body = ErrorBody)))]
+pub async fn verification(
+    State(state): State<AppState>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+) -> Response {
+    let result = async {
+        let tenant = tenant_of_token(&state, &token).await?;
+        Ok::<_, ApiError>(Json(VerificationOut {
+            public_key: hex::encode(state.signer.verifying_key().as_bytes()),
+            checkpoints: state.store.checkpoints(tenant.id).await?,
+            tenant_slug: tenant.slug,
+            tenant_name: tenant.name,
+        }))
+    };
+    result
+        .await
+        .map_or_else(IntoResponse::into_response, IntoResponse::into_response)
+}
+
+/// The inclusion proof of entry `seq` in the tree of `tree_size` entries (default:
+/// the whole log), computed from stored subtrees in O(log n).
+#[utoipa::path(get, path = "/api/v1/verify/{token}/inclusion", tag = "verification",
+    params(("token" = String, Path), ("seq" = u64, Query), ("tree_size" = Option<u64>, Query)),
+    responses((status = 200, body = InclusionOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn inclusion(
+    State(state): State<AppState>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let result = async {
+        let tenant = tenant_of_token(&state, &token).await?;
+        let head = app::ssr::integrity::tree_size(state.store.as_ref(), tenant.id).await?;
+        let size = number(&params, "tree_size")?.unwrap_or(head);
+        let seq = number(&params, "seq")?
+            .ok_or_else(|| ApiError::new(400, "invalid_parameter", "seq is required"))?;
+        if size > head || seq == 0 || seq > size {
+            return Err(ApiError::new(
+                400,
+                "invalid_parameter",
+                format!("need 1 ≤ seq ≤ tree_size ≤ {head}"),
+            ));
+        }
+        let seq_i = i64::try_from(seq).unwrap_or(i64::MAX);
+        let link = state
+            .store
+            .chain_links(tenant.id, seq_i - 1, 1)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ApiError::new(404, "not_found", "no chain link at this seq"))?;
+        let store = state.store.as_ref();
+        let proof = app::ssr::integrity::inclusion_proof(store, tenant.id, seq - 1, size).await?;
+        let root = app::ssr::integrity::root_at(store, tenant.id, size).await?;
+        Ok::<_, ApiError>(Json(InclusionOut {
+            seq: seq_i,
+            leaf_index: seq - 1,
+            tree_size: size,
+            entry_digest: link.entry_digest,
+            root_hash: hex::encode(root),
+            proof: proof.iter().map(hex::encode).collect(),
+        }))
+    };
+    result
+        .await
+        .map_or_else(IntoResponse::into_response, IntoResponse::into_response)
+}
+
+/// The consistency proof that the tree of `second` entries extends the tree of `first`.
+#[utoipa::path(get, path = "/api/v1/verify/{token}/consistency", tag = "verification",
+    params(("token" = String, Path), ("first" = u64, Query), ("second" = Option<u64>, Query)),
+    responses((status = 200, body = ConsistencyOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn consistency(
+    State(state): State<AppState>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let result = async {
+        let tenant = tenant_of_token(&state, &token).await?;
+        let head = app::ssr::integrity::tree_size(state.store.as_ref(), tenant.id).await?;
+        let second = number(&params, "second")?.unwrap_or(head);
+        let first = number(&params, "first")?
+            .ok_or_else(|| ApiError::new(400, "invalid_parameter", "first is required"))?;
+        if first == 0 || first > second || second > head {
+            return Err(ApiError::new(
+                400,
+                "invalid_parameter",
+                format!("need 1 ≤ first ≤ second ≤ {head}"),
+            ));
+        }
+        let store = state.store.as_ref();
+        let proof = app::ssr::integrity::consistency_proof(store, tenant.id, first, second).await?;
+        Ok::<_, ApiError>(Json(ConsistencyOut {
+            first,
+            second,
+            first_root: hex::encode(app::ssr::integrity::root_at(store, tenant.id, first).await?),
+            second_root: hex::encode(app::ssr::integrity::root_at(store, tenant.id, second).await?),
+            proof: proof.iter().map(hex::encode).collect(),
+        }))
+    };
+    result
+        .await
+        .map_or_else(IntoResponse::into_response, IntoResponse::into_response)
+}
+
 // ---- the OpenAPI document --------------------------------------------------------
 
 struct BearerKey;
@@ -593,13 +783,17 @@ impl Modify for BearerKey {
         description = "Producer systems post audit events; SIEM pipelines read them by seq. \
 Limits: 1 MiB and 1,000 events per request, 64 KiB per event, JSON nesting depth 32."
     ),
-    paths(post_events, get_events),
+    paths(post_events, get_events, public_key, verification, inclusion, consistency),
     components(schemas(
         BatchIn, EventIn, ActorIn, InstanceIn, TargetIn, ChangeDoc, ContextDoc,
-        IngestResponse, EventResult, FieldError, EventsPage, EntryDoc, ErrorBody, ErrorDetail
+        IngestResponse, EventResult, FieldError, EventsPage, EntryDoc, ErrorBody, ErrorDetail,
+        PublicKeyOut, VerificationOut, InclusionOut, ConsistencyOut
     )),
     modifiers(&BearerKey),
-    tags((name = "events", description = "Audit events"))
+    tags(
+        (name = "events", description = "Audit events"),
+        (name = "verification", description = "Public, unauthenticated: checkpoints and proofs")
+    )
 )]
 pub struct ApiDoc;
 

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod feeds;
+pub mod integrity;
 pub mod secrets;
 pub mod session;
 pub mod throttle;
@@ -25,6 +26,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Where set-password links point to, e.g. `http://127.0.0.1:3000`.
     pub public_url: String,
+    /// The Ed25519 key that signs checkpoints.
+    pub signer: Arc<ed25519_dalek::SigningKey>,
 }
 
 impl From<StoreError> for AppError {

@@ -63,6 +63,7 @@ impl TestApp {
             throttle: Arc::default(),
             secure_cookies: false,
             public_url: ORIGIN.to_owned(),
+            signer: Arc::new(ed25519_dalek::SigningKey::from_bytes(&[42u8; 32])),
         };
         TestApp {
             dir,

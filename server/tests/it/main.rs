@@ -2,6 +2,7 @@
 
 mod http;
 mod ingest;
+mod integrity;
 mod store;
 
 use app::catalog::EventType;

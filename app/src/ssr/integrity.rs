@@ -1,0 +1,334 @@
+//! Integrity on the server: tree heads and proofs from the stored subtrees, signing
+//! checkpoints, and the walk that verifies a tenant's whole log.
+
+use super::session::require_session;
+use super::{state, AppState};
+use crate::api::{AppError, IntegrityInfo, VerifyReport};
+use crate::auth::{require, Permission, Scope};
+use crate::canonical::{chain_hash, entry_digest, GENESIS_HASH};
+use crate::catalog::EventType;
+use crate::checkpoint::Checkpoint;
+use crate::entry::{Actor, Context, NewEntry, Tenant};
+use crate::merkle::{self, leaf_hash, Frontier, Hash};
+use crate::store::{EntryQuery, Mutation, Order, Store};
+use serde_json::json;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// Runs a Merkle computation `f` over the tenant's stored perfect subtrees: once to
+/// learn which it needs, then with their hashes. O(log n) lookups for a proof.
+async fn with_subtrees<T>(
+    store: &dyn Store,
+    tenant: Uuid,
+    f: impl Fn(&mut dyn FnMut(u64, u64) -> Result<Hash, ()>) -> Result<T, ()>,
+) -> Result<T, AppError> {
+    let mut wanted = Vec::new();
+    let _ = f(&mut |a, b| {
+        merkle::subtree(a, b, &mut |level, idx| {
+            wanted.push((level, idx));
+            Ok::<_, ()>([0; 32])
+        })
+    });
+    wanted.sort_unstable();
+    wanted.dedup();
+    let hashes = store.perfect_nodes(tenant, &wanted).await?;
+    let known: HashMap<(u32, u64), Hash> = wanted.into_iter().zip(hashes).collect();
+    f(&mut |a, b| {
+        merkle::subtree(a, b, &mut |level, idx| {
+            known.get(&(level, idx)).copied().ok_or(())
+        })
+    })
+    .map_err(|()| AppError::Internal)
+}
+
+/// The number of entries in the tenant's chain (its tree size).
+pub async fn tree_size(store: &dyn Store, tenant: Uuid) -> Result<u64, AppError> {
+    let newest = store
+        .list(&EntryQuery {
+            tenant_id: Some(tenant),
+            limit: 1,
+            ..EntryQuery::default()
+        })
+        .await?;
+    Ok(newest
+        .first()
+        .map_or(0, |e| u64::try_from(e.seq).unwrap_or(0)))
+}
+
+pub async fn root_at(store: &dyn Store, tenant: Uuid, size: u64) -> Result<Hash, AppError> {
+    if size == 0 {
+        return Ok(merkle::empty_root());
+    }
+    with_subtrees(store, tenant, |h| h(0, size)).await
+}
+
+pub async fn inclusion_proof(
+    store: &dyn Store,
+    tenant: Uuid,
+    index: u64,
+    size: u64,
+) -> Result<Vec<Hash>, AppError> {
+    with_subtrees(store, tenant, |mut h| {
+        merkle::inclusion_proof(index, size, &mut h)
+    })
+    .await
+}
+
+pub async fn consistency_proof(
+    store: &dyn Store,
+    tenant: Uuid,
+    first: u64,
+    second: u64,
+) -> Result<Vec<Hash>, AppError> {
+    with_subtrees(store, tenant, |mut h| {
+        merkle::consistency_proof(first, second, &mut h)
+    })
+    .await
+}
+
+/// Signs the tenant's current tree head and records it with an
+/// `audit.checkpoint_signed` entry, in one transaction.
+pub async fn sign_checkpoint(
+    state: &AppState,
+    tenant: Uuid,
+    actor: Actor,
+    context: Context,
+) -> Result<Checkpoint, AppError> {
+    let size = tree_size(state.store.as_ref(), tenant).await?;
+    let root = root_at(state.store.as_ref(), tenant, size).await?;
+    let cp = Checkpoint::sign(&state.signer, tenant, size, &root, chrono::Utc::now());
+    let entry = NewEntry::new(
+        EventType::AuditCheckpointSigned,
+        actor,
+        format!("Signed a checkpoint of the first {size} entries"),
+    )
+    .meta("tree_size", json!(size))
+    .meta("root_hash", json!(cp.root_hash))
+    .meta("key_id", json!(cp.key_id))
+    .context(context);
+    state
+        .store
+        .commit(tenant, Mutation::AddCheckpoint(cp.clone()), vec![entry])
+        .await?;
+    Ok(cp)
+}
+
+/// Signs every tenant whose log grew since its last checkpoint (the periodic job).
+pub async fn sign_changed(state: &AppState) -> Result<usize, AppError> {
+    let mut signed = 0;
+    for tenant in state.store.tenants().await? {
+        let size = tree_size(state.store.as_ref(), tenant.id).await?;
+        let last = state.store.checkpoints(tenant.id).await?;
+        let covered = last.first().map_or(0, |c| c.tree_size);
+        if size > covered {
+            sign_checkpoint(state, tenant.id, Actor::system(), Context::default()).await?;
+            signed += 1;
+        }
+    }
+    Ok(signed)
+}
+
+fn broken(entries: u64, seq: i64, reason: String) -> VerifyReport {
+    VerifyReport {
+        ok: false,
+        entries,
+        head_hash: None,
+        checkpoints_checked: 0,
+        broken_seq: Some(seq),
+        reason: Some(reason),
+    }
+}
+
+/// Walks the tenant's whole log: every entry against its digest and chain link, the
+/// chain from genesis, and every checkpoint's root and signature. Reports OK or the
+/// first broken seq and why.
+pub async fn verify_log(
+    store: &dyn Store,
+    tenant: Uuid,
+    public: &ed25519_dalek::VerifyingKey,
+) -> Result<VerifyReport, AppError> {
+    let mut checkpoints = store.checkpoints(tenant).await?;
+    checkpoints.sort_by_key(|c| c.tree_size);
+    let mut next_checkpoint = 0;
+    let mut prev = GENESIS_HASH;
+    let mut frontier = Frontier::default();
+    let mut expected = 1i64;
+    const PAGE: u32 = 1000;
+    loop {
+        let links = store.chain_links(tenant, expected - 1, PAGE).await?;
+        let entries = store
+            .list(&EntryQuery {
+                tenant_id: Some(tenant),
+                order: Order::OldestFirst,
+                cursor: Some(expected - 1),
+                limit: PAGE,
+                ..EntryQuery::default()
+            })
+            .await?;
+        if links.is_empty() {
+            if let Some(orphan) = entries.first() {
+                return Ok(broken(
+                    frontier.size,
+                    orphan.seq,
+                    format!("link missing: entry {} has no chain link", orphan.seq),
+                ));
+            }
+            break;
+        }
+        let by_seq: HashMap<i64, _> = entries.iter().map(|e| (e.seq, e)).collect();
+        for link in &links {
+            let at = frontier.size;
+            if link.seq != expected {
+                return Ok(broken(
+                    at,
+                    expected,
+                    format!(
+                        "seq gap: the chain jumps from {} to {}",
+                        expected - 1,
+                        link.seq
+                    ),
+                ));
+            }
+            let Some(entry) = by_seq.get(&link.seq) else {
+                return Ok(broken(
+                    at,
+                    link.seq,
+                    "entry missing: its chain link exists but its content is gone".to_owned(),
+                ));
+            };
+            let digest = entry_digest(entry);
+            if hex::encode(digest) != entry.entry_digest || entry.entry_digest != link.entry_digest
+            {
+                return Ok(broken(
+                    at,
+                    link.seq,
+                    "content changed: the entry no longer matches the digest in its chain link"
+                        .to_owned(),
+                ));
+            }
+            let hash = chain_hash(&prev, &digest);
+            if hex::encode(hash) != link.hash
+                || entry.hash != link.hash
+                || entry.prev_hash != hex::encode(prev)
+            {
+                return Ok(broken(
+                    at,
+                    link.seq,
+                    "hash mismatch: the chain hash does not follow from the previous link"
+                        .to_owned(),
+                ));
+            }
+            prev = hash;
+            frontier.push(leaf_hash(&digest));
+            while let Some(cp) = checkpoints
+                .get(next_checkpoint)
+                .filter(|c| c.tree_size <= frontier.size)
+            {
+                if let Err(e) = cp.verify(public) {
+                    return Ok(broken(
+                        frontier.size,
+                        link.seq,
+                        format!("checkpoint signature invalid: {e}"),
+                    ));
+                }
+                if cp.tree_size == frontier.size && cp.root() != Some(frontier.root()) {
+                    return Ok(broken(
+                        frontier.size,
+                        link.seq,
+                        format!(
+                            "checkpoint mismatch: the checkpoint of {} entries signed {} has another root",
+                            cp.tree_size, cp.signed_at
+                        ),
+                    ));
+                }
+                next_checkpoint += 1;
+            }
+            expected += 1;
+        }
+    }
+    if let Some(cp) = checkpoints.get(next_checkpoint) {
+        if let Err(e) = cp.verify(public) {
+            return Ok(broken(
+                frontier.size,
+                expected,
+                format!("checkpoint signature invalid: {e}"),
+            ));
+        }
+        return Ok(broken(
+            frontier.size,
+            expected,
+            format!(
+                "truncated: the checkpoint signed {} covers {} entries, the log holds {}",
+                cp.signed_at, cp.tree_size, frontier.size
+            ),
+        ));
+    }
+    Ok(VerifyReport {
+        ok: true,
+        entries: frontier.size,
+        head_hash: (frontier.size > 0).then(|| hex::encode(prev)),
+        checkpoints_checked: next_checkpoint,
+        broken_seq: None,
+        reason: None,
+    })
+}
+
+async fn own_tenant(
+    state: &AppState,
+    slug: Option<String>,
+) -> Result<(super::session::Session, Tenant), AppError> {
+    let session = require_session(state).await?;
+    let not_found = || AppError::NotFound("not found".to_owned());
+    let tenant = match slug.filter(|s| !s.is_empty()) {
+        Some(slug) => state
+            .store
+            .tenant_by_slug(&slug)
+            .await?
+            .ok_or_else(not_found)?,
+        None => {
+            let id = session.caller.tenant_id.ok_or_else(|| {
+                AppError::BadRequest("choose a tenant: platform accounts belong to none".to_owned())
+            })?;
+            state.store.tenant_by_id(id).await?.ok_or_else(not_found)?
+        }
+    };
+    require(
+        Some(&session.caller),
+        Permission::AuditView,
+        Scope::Tenant(tenant.id),
+    )?;
+    Ok((session, tenant))
+}
+
+pub async fn verify_integrity(tenant: Option<String>) -> Result<VerifyReport, AppError> {
+    let state = state()?;
+    let (_, tenant) = own_tenant(&state, tenant).await?;
+    verify_log(
+        state.store.as_ref(),
+        tenant.id,
+        &state.signer.verifying_key(),
+    )
+    .await
+}
+
+pub async fn sign_now(tenant: Option<String>) -> Result<IntegrityInfo, AppError> {
+    let state = state()?;
+    let (session, tenant) = own_tenant(&state, tenant).await?;
+    sign_checkpoint(&state, tenant.id, session.actor(), session.context()).await?;
+    info(&state, &tenant).await
+}
+
+pub async fn integrity_info(tenant: Option<String>) -> Result<IntegrityInfo, AppError> {
+    let state = state()?;
+    let (_, tenant) = own_tenant(&state, tenant).await?;
+    info(&state, &tenant).await
+}
+
+async fn info(state: &AppState, tenant: &Tenant) -> Result<IntegrityInfo, AppError> {
+    let token = state.store.verification_token(tenant.id).await?;
+    Ok(IntegrityInfo {
+        public_key: hex::encode(state.signer.verifying_key().as_bytes()),
+        verification_path: format!("/verify/{token}"),
+        checkpoints: state.store.checkpoints(tenant.id).await?,
+    })
+}
