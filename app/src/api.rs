@@ -428,3 +428,18 @@ pub async fn sign_checkpoint_now(tenant: Option<String>) -> Result<IntegrityInfo
 pub async fn integrity(tenant: Option<String>) -> Result<IntegrityInfo, AppError> {
     crate::ssr::integrity::integrity_info(tenant).await
 }
+
+/// What the public verification page shows: sizes, roots and signatures, never an entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedCheckpoints {
+    pub tenant_name: String,
+    pub public_key: String,
+    pub checkpoints: Vec<crate::checkpoint::Checkpoint>,
+}
+
+/// The public verification page's data. No login: the unguessable token is the
+/// capability, and the answer holds no entry.
+#[server(prefix = "/api", endpoint = "public_verification", input = Json)]
+pub async fn public_verification(token: String) -> Result<PublishedCheckpoints, AppError> {
+    crate::ssr::integrity::public_verification(token).await
+}

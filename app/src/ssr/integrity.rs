@@ -3,7 +3,7 @@
 
 use super::session::require_session;
 use super::{state, AppState};
-use crate::api::{AppError, IntegrityInfo, VerifyReport};
+use crate::api::{AppError, IntegrityInfo, PublishedCheckpoints, VerifyReport};
 use crate::auth::{require, Permission, Scope};
 use crate::canonical::{chain_hash, entry_digest, GENESIS_HASH};
 use crate::catalog::EventType;
@@ -329,6 +329,22 @@ async fn info(state: &AppState, tenant: &Tenant) -> Result<IntegrityInfo, AppErr
     Ok(IntegrityInfo {
         public_key: hex::encode(state.signer.verifying_key().as_bytes()),
         verification_path: format!("/verify/{token}"),
+        checkpoints: state.store.checkpoints(tenant.id).await?,
+    })
+}
+
+pub async fn public_verification(token: String) -> Result<PublishedCheckpoints, AppError> {
+    let state = state()?;
+    let tenant = state
+        .store
+        .tenant_by_verification_token(token.trim())
+        .await?
+        .ok_or_else(|| {
+            AppError::NotFound("there is no verification page at this address".to_owned())
+        })?;
+    Ok(PublishedCheckpoints {
+        tenant_name: tenant.name,
+        public_key: hex::encode(state.signer.verifying_key().as_bytes()),
         checkpoints: state.store.checkpoints(tenant.id).await?,
     })
 }

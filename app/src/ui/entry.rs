@@ -56,6 +56,13 @@ fn Detail(detail: EntryDetail) -> impl IntoView {
     let metadata = (!e.metadata.is_empty())
         .then(|| serde_json::to_string_pretty(&e.metadata).unwrap_or_default());
     let changes = e.changes.clone();
+    // Recomputed here, in the browser, with the same code the server uses.
+    let digest = crate::canonical::entry_digest(&e);
+    let prev: Option<[u8; 32]> = hex::decode(&e.prev_hash)
+        .ok()
+        .and_then(|b| b.try_into().ok());
+    let verified = hex::encode(digest) == e.entry_digest
+        && prev.is_some_and(|p| hex::encode(crate::canonical::chain_hash(&p, &digest)) == e.hash);
     view! {
         <article class="entry-detail" data-seq=e.seq>
             <p class="crumbs"><a href=back>"← Back to the feed"</a></p>
@@ -114,6 +121,12 @@ fn Detail(detail: EntryDetail) -> impl IntoView {
                     <dt>"Previous hash"</dt><dd><code>{e.prev_hash.clone()}</code></dd>
                     <dt>"Hash"</dt><dd><code class="hash">{e.hash.clone()}</code></dd>
                     <dt>"Id"</dt><dd><code>{e.id.to_string()}</code></dd>
+                    <dt>"Verification"</dt>
+                    <dd class="verification" class:ok=verified class:broken=!verified>{if verified {
+                        "✓ checked in your browser: the content matches its digest, and the hash follows from the previous hash"
+                    } else {
+                        "✗ does not verify: the content or its chain fields were changed"
+                    }}</dd>
                 </dl>
             </section>
         </article>

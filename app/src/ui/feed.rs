@@ -160,7 +160,10 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
                 let tenant_wide = matches!(src, Source::Tenant { .. });
                 view! {
                     <Pills active=category path=src.path() pills=src.pills() view_query=view_query/>
-                    {tenant_wide.then(|| view! { <FilterBar path="/audit" view_query=view_query/> })}
+                    {tenant_wide.then(|| view! {
+                        <super::integrity::IntegrityPanel tenant=view_query.get_untracked().get("tenant").map(str::to_owned)/>
+                        <FilterBar path="/audit" view_query=view_query/>
+                    })}
                 }
             }}
             {move || match status.get() {

@@ -6,6 +6,7 @@ mod diff;
 mod entry;
 mod feed;
 mod filters;
+mod integrity;
 mod login;
 mod master;
 mod time;
@@ -49,6 +50,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/instances/:id") view=feed::InstanceFeedPage/>
                     <Route path=path!("/master") view=master::MasterPage/>
                     <Route path=path!("/entries/:id") view=entry::EntryPage/>
+                    <Route path=path!("/verify/:token") view=integrity::VerifyPage/>
                     <Route path=path!("/admin") view=admin::AdminPage/>
                 </Routes>
             </main>

@@ -213,7 +213,9 @@ async fn the_allow_deny_matrix_over_every_server_function() {
         ApiKey,
         AcmeEntry,
         TenantEntry,
+        Token,
     }
+    let token = app.store.verification_token(northwind.id).await.unwrap();
     let northwind_entries = app.entries("northwind").await;
     let acme_entry = northwind_entries
         .iter()
@@ -318,6 +320,36 @@ async fn the_allow_deny_matrix_over_every_server_function() {
             [401, 403, 403, 200, 200, 404, 200],
         ),
         (
+            "verify_integrity",
+            Target::Nothing,
+            json!({"tenant": "northwind"}),
+            [401, 403, 403, 200, 200, 404, 200],
+        ),
+        (
+            "integrity",
+            Target::Nothing,
+            json!({"tenant": "northwind"}),
+            [401, 403, 403, 200, 200, 404, 200],
+        ),
+        (
+            "sign_checkpoint_now",
+            Target::Nothing,
+            json!({"tenant": "northwind"}),
+            [401, 403, 403, 200, 200, 404, 200],
+        ),
+        (
+            "public_verification",
+            Target::Token,
+            json!({"token": "TARGET"}),
+            [200, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "public_verification",
+            Target::Nothing,
+            json!({"token": "not-a-token"}),
+            [404, 404, 404, 404, 404, 404, 404],
+        ),
+        (
             "sensitive_fields",
             Target::Nothing,
             json!({}),
@@ -344,6 +376,7 @@ async fn the_allow_deny_matrix_over_every_server_function() {
                 Target::Member => app.member("northwind").await.to_string(),
                 Target::AcmeEntry => acme_entry.to_string(),
                 Target::TenantEntry => tenant_entry.to_string(),
+                Target::Token => token.clone(),
                 Target::ApiKey => {
                     let (key, _) = app::ssr::admin::issue_api_key(
                         &app.state,

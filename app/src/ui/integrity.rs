@@ -1,0 +1,174 @@
+//! Integrity in the UI: the tenant feed's "Verify integrity" panel, and the public
+//! verification page that checks a pasted export in the browser with the same Rust
+//! code `stele verify` runs.
+
+use super::time::time_title;
+use super::ErrorState;
+use crate::api::{
+    integrity, public_verification, sign_checkpoint_now, verify_integrity, AppError, VerifyReport,
+};
+use crate::checkpoint::{parse_public_key, Checkpoint};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_params_map;
+
+fn report_text(r: &VerifyReport) -> String {
+    if r.ok {
+        format!(
+            "OK: {} entries verify from genesis; {} checkpoint(s) match; head {}",
+            r.entries,
+            r.checkpoints_checked,
+            r.head_hash.as_deref().unwrap_or("(empty)")
+        )
+    } else {
+        format!(
+            "Broken at seq {}: {}",
+            r.broken_seq.unwrap_or_default(),
+            r.reason.as_deref().unwrap_or("unknown")
+        )
+    }
+}
+
+/// The tenant feed's integrity actions (the server decides who may use them).
+#[component]
+pub fn IntegrityPanel(tenant: Option<String>) -> impl IntoView {
+    let result = RwSignal::new(None::<Result<VerifyReport, AppError>>);
+    let busy = RwSignal::new(false);
+    let info = RwSignal::new(None::<Result<crate::api::IntegrityInfo, AppError>>);
+    let t = StoredValue::new(tenant);
+    let verify = move |_| {
+        busy.set(true);
+        spawn_local(async move {
+            result.set(Some(verify_integrity(t.get_value()).await));
+            busy.set(false);
+        });
+    };
+    let sign = move |_| {
+        spawn_local(async move {
+            info.set(Some(sign_checkpoint_now(t.get_value()).await));
+        });
+    };
+    Effect::new(move |_| {
+        spawn_local(async move {
+            info.set(Some(integrity(t.get_value()).await));
+        });
+    });
+    view! {
+        <details class="integrity">
+            <summary>"Integrity"</summary>
+            <div class="integrity-actions">
+                <button type="button" class="primary" on:click=verify disabled=move || busy.get()>
+                    {move || if busy.get() { "Verifying…" } else { "Verify integrity" }}
+                </button>
+                <button type="button" on:click=sign>"Sign a checkpoint now"</button>
+            </div>
+            {move || result.get().map(|r| match r {
+                Ok(r) => view! {
+                    <p class=if r.ok { "form-ok verify-result" } else { "form-error verify-result" } role="status">{report_text(&r)}</p>
+                }.into_any(),
+                Err(e) => view! { <ErrorState error=e/> }.into_any(),
+            })}
+            {move || info.get().and_then(|r| r.ok()).map(|i| {
+                let latest = i.checkpoints.first().cloned();
+                view! {
+                    <p class="hint">
+                        "Public verification page (share with auditors): "
+                        <a href=i.verification_path.clone() class="verification-link">{i.verification_path.clone()}</a>
+                    </p>
+                    <p class="hint">{match latest {
+                        Some(cp) => format!("Latest checkpoint: {} entries, root {}, signed {}", cp.tree_size, cp.root_hash, time_title(cp.signed_at)),
+                        None => "No checkpoint signed yet.".to_owned(),
+                    }}</p>
+                }
+            })}
+        </details>
+    }
+}
+
+/// `/verify/{token}`: the tenant's public key and checkpoints, and an export checker
+/// that runs in the browser.
+#[component]
+pub fn VerifyPage() -> impl IntoView {
+    let params = use_params_map();
+    let data = LocalResource::new(move || {
+        let token = params.read().get("token").unwrap_or_default();
+        public_verification(token)
+    });
+    view! {
+        <section class="verify-page">
+            <h1>"Verify an audit log"</h1>
+            <Suspense fallback=|| view! { <p class="state" role="status">"Loading checkpoints…"</p> }>
+                {move || data.get().map(|r| match r {
+                    Err(e) => view! { <ErrorState error=e/> }.into_any(),
+                    Ok(v) => view! { <Published tenant=v.tenant_name public_key=v.public_key checkpoints=v.checkpoints/> }.into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn Published(tenant: String, public_key: String, checkpoints: Vec<Checkpoint>) -> impl IntoView {
+    let export = RwSignal::new(String::new());
+    let outcome = RwSignal::new(None::<Result<String, String>>);
+    let cps = StoredValue::new(checkpoints.clone());
+    let key = StoredValue::new(public_key.clone());
+    let check = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let text = export.get_untracked();
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let n = lines.len() as u64;
+        // The largest checkpoint the export can be checked against.
+        let cp = cps.with_value(|c| {
+            c.iter()
+                .filter(|c| c.tree_size <= n)
+                .max_by_key(|c| c.tree_size)
+                .cloned()
+        });
+        let result = match (cp, parse_public_key(&key.get_value())) {
+            (None, _) => Err("no checkpoint covers this export: it holds fewer entries than the smallest checkpoint".to_owned()),
+            (_, Err(e)) => Err(e.to_string()),
+            (Some(cp), Ok(public)) => crate::verify::verify_export(lines, Some(&cp), Some(&public))
+                .map(|r| format!(
+                    "OK: {} entries verify; the first {} match the checkpoint signed {} (signature valid); head {}",
+                    r.entries, cp.tree_size, time_title(cp.signed_at), r.head_hash
+                ))
+                .map_err(|p| format!("Verification failed at {p}")),
+        };
+        outcome.set(Some(result));
+    };
+    view! {
+        <p class="subtitle">{tenant}</p>
+        <dl class="facts">
+            <dt>"Public key (Ed25519)"</dt><dd><code class="public-key">{public_key}</code></dd>
+        </dl>
+        <h2>"Signed checkpoints"</h2>
+        {if checkpoints.is_empty() {
+            view! { <p class="state state-empty">"No checkpoint has been signed yet."</p> }.into_any()
+        } else {
+            view! {
+                <div class="table-wrap">
+                    <table class="checkpoints">
+                        <thead><tr><th>"Signed"</th><th>"Entries"</th><th>"Merkle root"</th></tr></thead>
+                        <tbody>
+                            {checkpoints.into_iter().map(|c| view! {
+                                <tr><td>{time_title(c.signed_at)}</td><td class="size">{c.tree_size}</td><td><code>{c.root_hash}</code></td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            }.into_any()
+        }}
+        <h2>"Check an export"</h2>
+        <form class="export-check" on:submit=check>
+            <label>"Paste an NDJSON export (from seq 1); it is checked here, in your browser"
+                <textarea rows="8" aria-label="NDJSON export" prop:value=export on:input=move |ev| export.set(event_target_value(&ev))></textarea>
+            </label>
+            <button type="submit" class="primary">"Verify in the browser"</button>
+        </form>
+        {move || outcome.get().map(|r| match r {
+            Ok(m) => view! { <p class="form-ok" role="status">{m}</p> }.into_any(),
+            Err(m) => view! { <p class="form-error" role="alert">{m}</p> }.into_any(),
+        })}
+    }
+}
