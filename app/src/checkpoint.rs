@@ -140,4 +140,28 @@ mod tests {
         );
         assert_eq!(parse_public_key("zz"), Err(CheckpointError::BadPublicKey));
     }
+
+    /// The vector printed in docs/INTEGRITY.md.
+    #[test]
+    fn the_documented_test_vector() {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let public = key.verifying_key();
+        assert_eq!(
+            hex::encode(public.as_bytes()),
+            "ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c"
+        );
+        assert_eq!(key_id(&public), "fe812c12f3ab4ce6");
+        let root: [u8; 32] =
+            hex::decode("47af9e133e8e200ca8f29735d9594d9dbef3d4ffc7cb044715bfffea7d93ad4f")
+                .unwrap()
+                .try_into()
+                .unwrap();
+        let tenant = Uuid::parse_str("01937f3e-0000-7000-8000-00000000000a").unwrap();
+        let at = DateTime::from_timestamp_millis(1_795_000_000_000).unwrap();
+        let cp = Checkpoint::sign(&key, tenant, 3, &root, at);
+        assert_eq!(
+            cp.signature,
+            "b4f89e07940c11b0efd3ff95341231dcf3118b738cf14c114a21f2822d8cb1163dcd117626b901c4dcd9ed0e40c7b87643a717f12659a6b69ea706b0c32d530a"
+        );
+    }
 }

@@ -383,4 +383,40 @@ mod tests {
         assert_eq!(root_of(&l[..1]), l[0]);
         assert_eq!(root_of(&l), node_hash(&node_hash(&l[0], &l[1]), &l[2]));
     }
+
+    fn unhex(s: &str) -> Hash {
+        hex::decode(s).unwrap().try_into().unwrap()
+    }
+
+    /// The vectors printed in docs/INTEGRITY.md.
+    #[test]
+    fn the_documented_test_vectors() {
+        let d1 = unhex("86b3c899556de2ffa9f75cd48382be5222bfa489f82a2f58022afc824a652590");
+        let d2: Hash = Sha256::digest(b"entry 2").into();
+        let d3: Hash = Sha256::digest(b"entry 3").into();
+        assert_eq!(
+            hex::encode(d2),
+            "690396b0e760bb1a655c81fe146dd04fdd7ed9686a1916cf90e4c223914ae917"
+        );
+        let l = [leaf_hash(&d1), leaf_hash(&d2), leaf_hash(&d3)];
+        assert_eq!(
+            hex::encode(l[0]),
+            "7249d02dc5f26e98df0f3bd030521becba3d678cb7c47de658e957853793af96"
+        );
+        assert_eq!(
+            hex::encode(l[2]),
+            "24665e3a9be096bd4b2d43cdc2dbfeeee189a43ef69bb6fc9ca893e0162b97b9"
+        );
+        let root2 = unhex("081c7e36b108ce4e5c2bb92973eba4d7b21ea11263c771120aece21d3c86ea85");
+        let root3 = unhex("47af9e133e8e200ca8f29735d9594d9dbef3d4ffc7cb044715bfffea7d93ad4f");
+        assert_eq!((root_of(&l[..2]), root_of(&l)), (root2, root3));
+        let mut naive_oracle = naive(&l);
+        assert_eq!(
+            inclusion_proof(2, 3, &mut naive_oracle).unwrap(),
+            vec![root2]
+        );
+        assert_eq!(consistency_proof(2, 3, &mut naive(&l)).unwrap(), vec![l[2]]);
+        assert!(verify_inclusion(2, 3, &l[2], &[root2], &root3));
+        assert!(verify_consistency(2, 3, &root2, &root3, &[l[2]]));
+    }
 }
