@@ -443,3 +443,19 @@ pub struct PublishedCheckpoints {
 pub async fn public_verification(token: String) -> Result<PublishedCheckpoints, AppError> {
     crate::ssr::integrity::public_verification(token).await
 }
+
+/// An entry's inclusion proof against the newest checkpoint that covers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InclusionAnswer {
+    pub checkpoint: crate::checkpoint::Checkpoint,
+    pub leaf_index: u64,
+    /// RFC 9162 inclusion path, hex.
+    pub proof: Vec<String>,
+}
+
+/// For the public page: the proof that entry `seq` is in the newest checkpoint
+/// covering it. No login: the token is the capability; the answer holds only hashes.
+#[server(prefix = "/api", endpoint = "public_inclusion", input = Json)]
+pub async fn public_inclusion(token: String, seq: i64) -> Result<InclusionAnswer, AppError> {
+    crate::ssr::integrity::public_inclusion(token, seq).await
+}

@@ -43,6 +43,15 @@ test("verify integrity, sign a checkpoint, and check an export in the browser", 
   await page.getByLabel("NDJSON export").fill(lines.join("\n"));
   await page.getByRole("button", { name: "Verify in the browser" }).click();
   await expect(page.locator(".form-error")).toContainText("line 5 (seq 5): content changed");
+
+  // One entry with its inclusion proof against the newest checkpoint covering it.
+  const original = ndjson.split("\n");
+  await page.getByLabel("One entry").fill(original[2]);
+  await page.getByRole("button", { name: "Check this entry" }).click();
+  await expect(page.locator(".entry-check")).toContainText(/^OK: entry 3 is in the log/);
+  await page.getByLabel("One entry").fill(lines[4]);
+  await page.getByRole("button", { name: "Check this entry" }).click();
+  await expect(page.locator(".entry-check")).toContainText("entry 5: content changed");
 });
 
 test("an entry's page shows its verification state", async ({ page }) => {

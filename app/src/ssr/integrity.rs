@@ -3,7 +3,7 @@
 
 use super::session::require_session;
 use super::{state, AppState};
-use crate::api::{AppError, IntegrityInfo, PublishedCheckpoints, VerifyReport};
+use crate::api::{AppError, InclusionAnswer, IntegrityInfo, PublishedCheckpoints, VerifyReport};
 use crate::auth::{require, Permission, Scope};
 use crate::canonical::{chain_hash, entry_digest, GENESIS_HASH};
 use crate::catalog::EventType;
@@ -346,5 +346,37 @@ pub async fn public_verification(token: String) -> Result<PublishedCheckpoints, 
         tenant_name: tenant.name,
         public_key: hex::encode(state.signer.verifying_key().as_bytes()),
         checkpoints: state.store.checkpoints(tenant.id).await?,
+    })
+}
+
+pub async fn public_inclusion(token: String, seq: i64) -> Result<InclusionAnswer, AppError> {
+    let state = state()?;
+    let tenant = state
+        .store
+        .tenant_by_verification_token(token.trim())
+        .await?
+        .ok_or_else(|| {
+            AppError::NotFound("there is no verification page at this address".to_owned())
+        })?;
+    let index =
+        u64::try_from(seq - 1).map_err(|_| AppError::BadRequest("seq starts at 1".to_owned()))?;
+    let checkpoint = state
+        .store
+        .checkpoints(tenant.id)
+        .await?
+        .into_iter()
+        .filter(|c| c.tree_size > index)
+        .max_by_key(|c| c.signed_at)
+        .ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "no checkpoint covers entry {seq} yet: sign one, then try again"
+            ))
+        })?;
+    let proof =
+        inclusion_proof(state.store.as_ref(), tenant.id, index, checkpoint.tree_size).await?;
+    Ok(InclusionAnswer {
+        checkpoint,
+        leaf_index: index,
+        proof: proof.iter().map(hex::encode).collect(),
     })
 }

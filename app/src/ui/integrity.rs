@@ -5,7 +5,8 @@
 use super::time::time_title;
 use super::ErrorState;
 use crate::api::{
-    integrity, public_verification, sign_checkpoint_now, verify_integrity, AppError, VerifyReport,
+    integrity, public_inclusion, public_verification, sign_checkpoint_now, verify_integrity,
+    AppError, VerifyReport,
 };
 use crate::checkpoint::{parse_public_key, Checkpoint};
 use leptos::prelude::*;
@@ -100,7 +101,13 @@ pub fn VerifyPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="state" role="status">"Loading checkpoints…"</p> }>
                 {move || data.get().map(|r| match r {
                     Err(e) => view! { <ErrorState error=e/> }.into_any(),
-                    Ok(v) => view! { <Published tenant=v.tenant_name public_key=v.public_key checkpoints=v.checkpoints/> }.into_any(),
+                    Ok(v) => {
+                        let token = params.read_untracked().get("token").unwrap_or_default();
+                        view! {
+                            <Published tenant=v.tenant_name public_key=v.public_key.clone() checkpoints=v.checkpoints/>
+                            <OneEntry token=token public_key=v.public_key/>
+                        }.into_any()
+                    }
                 })}
             </Suspense>
         </section>
@@ -170,5 +177,88 @@ fn Published(tenant: String, public_key: String, checkpoints: Vec<Checkpoint>) -
             Ok(m) => view! { <p class="form-ok" role="status">{m}</p> }.into_any(),
             Err(m) => view! { <p class="form-error" role="alert">{m}</p> }.into_any(),
         })}
+    }
+}
+
+/// Checks one entry (a line of an export): its digest here, then its inclusion proof
+/// against the newest signed checkpoint covering it, with the published key.
+#[component]
+fn OneEntry(token: String, public_key: String) -> impl IntoView {
+    let text = RwSignal::new(String::new());
+    let outcome = RwSignal::new(None::<Result<String, String>>);
+    let token = StoredValue::new(token);
+    let key = StoredValue::new(public_key);
+    let check = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let line = text.get_untracked();
+        spawn_local(async move {
+            outcome.set(Some(
+                check_one(&token.get_value(), &key.get_value(), &line).await,
+            ));
+        });
+    };
+    view! {
+        <h2>"Check one entry"</h2>
+        <form class="export-check" on:submit=check>
+            <label>"Paste one entry (one line of an export)"
+                <textarea rows="4" aria-label="One entry" prop:value=text on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+            </label>
+            <button type="submit" class="primary">"Check this entry"</button>
+        </form>
+        {move || outcome.get().map(|r| match r {
+            Ok(m) => view! { <p class="form-ok entry-check" role="status">{m}</p> }.into_any(),
+            Err(m) => view! { <p class="form-error entry-check" role="alert">{m}</p> }.into_any(),
+        })}
+    }
+}
+
+async fn check_one(token: &str, public_key: &str, line: &str) -> Result<String, String> {
+    let entry: crate::entry::Entry =
+        serde_json::from_str(line.trim()).map_err(|e| format!("not an entry: {e}"))?;
+    let digest = crate::canonical::entry_digest(&entry);
+    if hex::encode(digest) != entry.entry_digest {
+        return Err(format!(
+            "entry {}: content changed: it does not match its digest",
+            entry.seq
+        ));
+    }
+    let answer = public_inclusion(token.to_owned(), entry.seq)
+        .await
+        .map_err(|e| e.to_string())?;
+    let public = parse_public_key(public_key).map_err(|e| e.to_string())?;
+    answer
+        .checkpoint
+        .verify(&public)
+        .map_err(|e| e.to_string())?;
+    let proof: Vec<crate::merkle::Hash> = answer
+        .proof
+        .iter()
+        .filter_map(|h| hex::decode(h).ok().and_then(|b| b.try_into().ok()))
+        .collect();
+    let root = answer
+        .checkpoint
+        .root()
+        .ok_or("the checkpoint's root is malformed")?;
+    let leaf = crate::merkle::leaf_hash(&digest);
+    if proof.len() == answer.proof.len()
+        && crate::merkle::verify_inclusion(
+            answer.leaf_index,
+            answer.checkpoint.tree_size,
+            &leaf,
+            &proof,
+            &root,
+        )
+    {
+        Ok(format!(
+            "OK: entry {} is in the log: its proof leads to the root of the checkpoint of {} entries signed {}",
+            entry.seq,
+            answer.checkpoint.tree_size,
+            time_title(answer.checkpoint.signed_at)
+        ))
+    } else {
+        Err(format!(
+            "entry {}: not in the log as signed: its inclusion proof does not reach the checkpoint's root",
+            entry.seq
+        ))
     }
 }

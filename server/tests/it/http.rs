@@ -344,6 +344,18 @@ async fn the_allow_deny_matrix_over_every_server_function() {
             [200, 200, 200, 200, 200, 200, 200],
         ),
         (
+            "public_inclusion",
+            Target::Token,
+            json!({"token": "TARGET", "seq": 1}),
+            [200, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "public_inclusion",
+            Target::Nothing,
+            json!({"token": "not-a-token", "seq": 1}),
+            [404, 404, 404, 404, 404, 404, 404],
+        ),
+        (
             "public_verification",
             Target::Nothing,
             json!({"token": "not-a-token"}),

@@ -292,3 +292,46 @@ async fn proofs_from_the_server_match_a_naive_tree() {
     let key = get("/api/v1/public-key".to_owned()).await;
     assert_eq!(key["public_key"].as_str().unwrap().len(), 64);
 }
+
+#[tokio::test]
+async fn stele_verify_exits_zero_on_a_good_export_and_names_the_first_problem() {
+    let s = scene().await;
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export.ndjson");
+    let checkpoint = dir.path().join("checkpoint.json");
+    let key = dir.path().join("public.key");
+    let lines = s.export().await;
+    std::fs::write(&export, lines.join("\n")).unwrap();
+    std::fs::write(
+        &checkpoint,
+        serde_json::to_string(&s.checkpoint().await).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(&key, hex::encode(s.state.signer.verifying_key().as_bytes())).unwrap();
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_stele"))
+            .arg("verify")
+            .arg(&export)
+            .arg("--checkpoint")
+            .arg(&checkpoint)
+            .arg("--public-key")
+            .arg(&key)
+            .output()
+            .unwrap()
+    };
+    let ok = run();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("signature valid"));
+
+    let mut tampered = lines.clone();
+    tampered[2] = tampered[2].replace("Updated extension 3", "Updated extension 4");
+    std::fs::write(&export, tampered.join("\n")).unwrap();
+    let bad = run();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("line 3 (seq 3): content changed"), "{err}");
+}
