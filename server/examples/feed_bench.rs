@@ -20,6 +20,16 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+fn print_row(name: &str, mut times: Vec<f64>) {
+    times.sort_by(f64::total_cmp);
+    println!(
+        "{name:<34} {:>9.2} {:>9.2} {:>9.2}",
+        percentile(&times, 0.5),
+        percentile(&times, 0.95),
+        times[times.len() - 1]
+    );
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -213,13 +223,7 @@ async fn main() -> anyhow::Result<()> {
             times.push(t.elapsed().as_secs_f64() * 1000.0);
             std::hint::black_box(page);
         }
-        times.sort_by(f64::total_cmp);
-        println!(
-            "{name:<34} {:>9.2} {:>9.2} {:>9.2}",
-            percentile(&times, 0.5),
-            percentile(&times, 0.95),
-            times[times.len() - 1]
-        );
+        print_row(name, times);
     }
     // Load more: a page deep in the history, by cursor.
     let mut times = Vec::new();
@@ -237,14 +241,7 @@ async fn main() -> anyhow::Result<()> {
         times.push(t.elapsed().as_secs_f64() * 1000.0);
         std::hint::black_box(page);
     }
-    times.sort_by(f64::total_cmp);
-    println!(
-        "{:<34} {:>9.2} {:>9.2} {:>9.2}",
-        "load more (cursor anywhere)",
-        percentile(&times, 0.5),
-        percentile(&times, 0.95),
-        times[times.len() - 1]
-    );
+    print_row("load more (cursor anywhere)", times);
     // The master view: count (capped) + page, across tenants.
     let mut times = Vec::new();
     for run in 0..RUNS {
@@ -268,13 +265,34 @@ async fn main() -> anyhow::Result<()> {
         times.push(t.elapsed().as_secs_f64() * 1000.0);
         std::hint::black_box((count, page));
     }
-    times.sort_by(f64::total_cmp);
-    println!(
-        "{:<34} {:>9.2} {:>9.2} {:>9.2}",
-        "master page + count",
-        percentile(&times, 0.5),
-        percentile(&times, 0.95),
-        times[times.len() - 1]
-    );
+    print_row("master page + count", times);
+    // Integrity: an inclusion proof and a consistency proof from stored subtrees.
+    let size = u64::try_from(head).unwrap_or(1);
+    let mut times = Vec::new();
+    for run in 0..RUNS as u64 {
+        let t = Instant::now();
+        let proof =
+            app::ssr::integrity::inclusion_proof(&store, tenant.id, (run * 7919) % size, size)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        std::hint::black_box(proof);
+    }
+    print_row("inclusion proof", times);
+    let mut times = Vec::new();
+    for run in 1..=RUNS as u64 {
+        let t = Instant::now();
+        let proof = app::ssr::integrity::consistency_proof(
+            &store,
+            tenant.id,
+            (run * 7919) % size + 1,
+            size,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        std::hint::black_box(proof);
+    }
+    print_row("consistency proof", times);
     Ok(())
 }

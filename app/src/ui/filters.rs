@@ -223,6 +223,29 @@ pub fn use_view_query() -> Memo<ViewQuery> {
     Memo::new(move |_| ViewQuery::from_params(&query.read()))
 }
 
+/// The free-text search of a feed; submitting it writes `q` into the URL.
+#[component]
+pub fn SearchBox(path: &'static str, view_query: Memo<ViewQuery>) -> impl IntoView {
+    let navigate = use_navigate();
+    let search = RwSignal::new(String::new());
+    Effect::new(move |_| search.set(view_query.read().get("q").unwrap_or_default().to_owned()));
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let q = view_query
+            .get_untracked()
+            .with("q", &search.get_untracked());
+        navigate(&q.href(path), Default::default());
+    };
+    view! {
+        <form class="search" role="search" on:submit=submit>
+            <input type="search" aria-label="Search descriptions, event types and instance names"
+                placeholder="Search descriptions, event types, instances…"
+                prop:value=search on:input=move |ev| search.set(event_target_value(&ev))/>
+            <button type="submit">"Search"</button>
+        </form>
+    }
+}
+
 /// The tenant feed's filter controls and chips. Every change navigates, so the URL
 /// is the state.
 #[component]
@@ -246,27 +269,11 @@ pub fn FilterBar(path: &'static str, view_query: Memo<ViewQuery>) -> impl IntoVi
     let value =
         move |key: &'static str| move || view_query.read().get(key).unwrap_or_default().to_owned();
     let people = LocalResource::new(users);
-    let search = RwSignal::new(String::new());
-    Effect::new(move |_| search.set(view_query.read().get("q").unwrap_or_default().to_owned()));
-    let submit_search = {
-        let go = go.clone();
-        move |ev: leptos::ev::SubmitEvent| {
-            ev.prevent_default();
-            go(view_query
-                .get_untracked()
-                .with("q", &search.get_untracked()));
-        }
-    };
     let custom = move || view_query.read().get("range") == Some("custom");
     let chip_go = go.clone();
     let clear_go = go.clone();
     view! {
-        <form class="search" role="search" on:submit=submit_search>
-            <input type="search" aria-label="Search descriptions, event types and instance names"
-                placeholder="Search descriptions, event types, instances…"
-                prop:value=search on:input=move |ev| search.set(event_target_value(&ev))/>
-            <button type="submit">"Search"</button>
-        </form>
+        <SearchBox path=path view_query=view_query/>
         <div class="filters">
             <label>"Action"
                 <select aria-label="Action" on:change=set("action") prop:value=value("action")>

@@ -1,6 +1,6 @@
 //! The master view (super admins): a cross-tenant table, newest first.
 
-use super::filters::{use_view_query, ViewQuery, RANGES};
+use super::filters::{use_view_query, SearchBox, ViewQuery, RANGES};
 use super::time::{relative, time_title};
 use super::ErrorState;
 use crate::api::{master_feed, AppError, FeedFilter, MasterPage, MasterRow, MASTER_PAGE_SIZES};
@@ -63,17 +63,6 @@ pub fn MasterPage() -> impl IntoView {
             }
         }
     };
-    let search = RwSignal::new(String::new());
-    Effect::new(move |_| search.set(view_query.read().get("q").unwrap_or_default().to_owned()));
-    let submit = {
-        let go = go.clone();
-        move |ev: leptos::ev::SubmitEvent| {
-            ev.prevent_default();
-            go(view_query
-                .get_untracked()
-                .with("q", &search.get_untracked()));
-        }
-    };
     let value =
         move |key: &'static str| move || view_query.read().get(key).unwrap_or_default().to_owned();
     let tenants = Memo::new(move |_| match result.get() {
@@ -87,12 +76,7 @@ pub fn MasterPage() -> impl IntoView {
                 <h1>"Master view"</h1>
                 <p class="subtitle">"Every tenant's entries, newest first"</p>
             </header>
-            <form class="search" role="search" on:submit=submit>
-                <input type="search" aria-label="Search descriptions, event types and instance names"
-                    placeholder="Search descriptions, event types, instances…"
-                    prop:value=search on:input=move |ev| search.set(event_target_value(&ev))/>
-                <button type="submit">"Search"</button>
-            </form>
+            <SearchBox path="/master" view_query=view_query/>
             <div class="filters">
                 <label>"Tenant"
                     <select aria-label="Tenant" on:change=set("tenant") prop:value=value("tenant")>
