@@ -33,7 +33,12 @@ test("verify integrity, sign a checkpoint, and check an export in the browser", 
   await expect(page.locator("code.public-key")).toHaveText(/^[0-9a-f]{64}$/);
   await expect(page.locator("table.checkpoints tbody tr").first()).toBeVisible();
 
-  await page.getByLabel("NDJSON export").fill(ndjson);
+  await page.getByLabel("Export file").setInputFiles({
+    name: "audit-logs-northwind.ndjson",
+    mimeType: "application/x-ndjson",
+    buffer: Buffer.from(ndjson),
+  });
+  await expect(page.getByLabel("NDJSON export")).toHaveValue(ndjson);
   await page.getByRole("button", { name: "Verify in the browser" }).click();
   await expect(page.locator(".form-ok")).toContainText(/^OK: \d+ entries verify; the first \d+ match the checkpoint/);
 

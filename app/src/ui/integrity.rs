@@ -168,7 +168,20 @@ fn Published(tenant: String, public_key: String, checkpoints: Vec<Checkpoint>) -
         }}
         <h2>"Check an export"</h2>
         <form class="export-check" on:submit=check>
-            <label>"Paste an NDJSON export (from seq 1); it is checked here, in your browser"
+            <label>"Upload an NDJSON export (from seq 1)"
+                <input type="file" accept=".ndjson,.jsonl,.json,application/x-ndjson" aria-label="Export file"
+                    on:change=move |ev| {
+                        let input: web_sys::HtmlInputElement = event_target(&ev);
+                        let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
+                        spawn_local(async move {
+                            match wasm_bindgen_futures::JsFuture::from(file.text()).await {
+                                Ok(text) => export.set(text.as_string().unwrap_or_default()),
+                                Err(_) => outcome.set(Some(Err("the file could not be read".to_owned()))),
+                            }
+                        });
+                    }/>
+            </label>
+            <label>"…or paste it; it is checked here, in your browser"
                 <textarea rows="8" aria-label="NDJSON export" prop:value=export on:input=move |ev| export.set(event_target_value(&ev))></textarea>
             </label>
             <button type="submit" class="primary">"Verify in the browser"</button>
