@@ -204,7 +204,7 @@ fn require_key(
     }
     let needed = match permission {
         Permission::EventsWrite => "events:write",
-        Permission::AuditView => "events:read",
+        Permission::AuditView | Permission::AuditExport => "events:read",
         _ => {
             return Err(AppError::Forbidden(
                 "forbidden: API keys can only post and read events".to_owned(),

@@ -35,6 +35,8 @@ pub struct EntryQuery {
     pub limit: u32,
     /// Rows to skip (the master view's page numbers).
     pub offset: u32,
+    /// Only entries up to this seq (an export's fixed end).
+    pub max_seq: Option<i64>,
 }
 
 /// A user as stored. Server-only: it carries the password hash.

@@ -31,6 +31,7 @@ pub fn router(state: AppState, dist: &Path) -> Router {
             "/api/v1/events",
             post(crate::rest::post_events).get(crate::rest::get_events),
         )
+        .route("/api/v1/events/export", get(crate::rest::export_events))
         .route("/api/v1/openapi.json", get(crate::rest::openapi))
         .route("/api/v1/public-key", get(crate::rest::public_key))
         .route("/api/v1/verify/{token}", get(crate::rest::verification))

@@ -565,6 +565,233 @@ pub async fn get_events(
     }
 }
 
+// ---- GET /api/v1/events/export ---------------------------------------------------
+
+const EXPORT_PARAMS: &[&str] = &[
+    "format",
+    "tenant",
+    "category",
+    "action",
+    "event_type",
+    "instance_id",
+    "target_kind",
+    "target_id",
+    "actor",
+    "resource",
+    "q",
+    "from",
+    "to",
+];
+
+fn export_filter(params: &HashMap<String, String>) -> Result<FeedFilter, ApiError> {
+    if let Some(bad) = params.keys().find(|k| !EXPORT_PARAMS.contains(&k.as_str())) {
+        return Err(ApiError::new(
+            400,
+            "unknown_parameter",
+            format!(
+                "unknown query parameter `{bad}`; expected one of: {}",
+                EXPORT_PARAMS.join(", ")
+            ),
+        ));
+    }
+    let bad =
+        |name: &str, why: String| ApiError::new(400, "invalid_parameter", format!("{name}: {why}"));
+    let time = |name: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+        params
+            .get(name)
+            .map(|v| {
+                chrono::DateTime::parse_from_rfc3339(v)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .map_err(|_| {
+                        bad(
+                            name,
+                            format!("`{v}` is not an RFC 3339 time, e.g. 2026-11-01T00:00:00Z"),
+                        )
+                    })
+            })
+            .transpose()
+    };
+    let text = |k: &str| params.get(k).cloned();
+    let filter = FeedFilter {
+        category: params
+            .get("category")
+            .map(|v| {
+                app::catalog::Category::from_str(v).map_err(|e| bad("category", e.to_string()))
+            })
+            .transpose()?,
+        action: params
+            .get("action")
+            .map(|v| app::catalog::Action::from_str(v).map_err(|e| bad("action", e.to_string())))
+            .transpose()?,
+        event_type: params
+            .get("event_type")
+            .map(|v| {
+                app::catalog::EventType::from_str(v).map_err(|e| bad("event_type", e.to_string()))
+            })
+            .transpose()?,
+        instance_id: text("instance_id"),
+        target_kind: text("target_kind"),
+        target_id: text("target_id"),
+        actor: text("actor"),
+        resource: text("resource"),
+        q: text("q"),
+        since: time("from")?,
+        until: time("to")?,
+    };
+    Ok(filter.validated()?)
+}
+
+/// The caller of an export: a browser session (the feed's Export button) or an API
+/// key with `events:read`. Either way `audit.export` is required of the tenant.
+async fn export_caller(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    tenant_slug: Option<&str>,
+) -> Result<(Caller, app::entry::Tenant, Actor, Context), ApiError> {
+    if parts.headers.contains_key(AUTHORIZATION) {
+        let (caller, key) = authenticate(state, &parts.headers).await?;
+        let tenant = state
+            .store
+            .tenant_by_id(key.tenant_id)
+            .await?
+            .ok_or_else(|| ApiError::new(404, "not_found", "not found"))?;
+        let actor = Actor::api_key(key.id.to_string(), &key.name);
+        return Ok((caller, tenant, actor, Context::default()));
+    }
+    let info = app::ssr::session::request_info_of(parts);
+    let session = app::ssr::session::current_with(state, info)
+        .await?
+        .ok_or_else(|| ApiError::new(401, "unauthorized", "log in, or send an API key"))?;
+    let not_found = || ApiError::new(404, "not_found", "not found");
+    let tenant = match tenant_slug {
+        Some(slug) => state
+            .store
+            .tenant_by_slug(slug)
+            .await?
+            .ok_or_else(not_found)?,
+        None => {
+            let id = session.caller.tenant_id.ok_or_else(|| {
+                ApiError::new(
+                    400,
+                    "bad_request",
+                    "choose a tenant: platform accounts belong to none",
+                )
+            })?;
+            state.store.tenant_by_id(id).await?.ok_or_else(not_found)?
+        }
+    };
+    Ok((
+        session.caller.clone(),
+        tenant,
+        session.actor(),
+        session.context(),
+    ))
+}
+
+/// Exports exactly what the filters select, oldest first, streamed: CSV (every field,
+/// formula-like cells neutralized) or NDJSON (entries with chain fields, for
+/// `stele verify`). Appends `audit.exported` with the filters, format and row count.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/export",
+    tag = "events",
+    params(
+        ("format" = String, Query, description = "`csv` or `ndjson`"),
+        ("from" = Option<String>, Query, description = "RFC 3339: entries that occurred at or after"),
+        ("to" = Option<String>, Query, description = "RFC 3339: entries that occurred before"),
+        ("category" = Option<String>, Query), ("action" = Option<String>, Query),
+        ("event_type" = Option<String>, Query), ("instance_id" = Option<String>, Query),
+        ("target_kind" = Option<String>, Query), ("target_id" = Option<String>, Query),
+        ("actor" = Option<String>, Query), ("resource" = Option<String>, Query),
+        ("q" = Option<String>, Query, description = "Free-text search"),
+        ("tenant" = Option<String>, Query, description = "Tenant slug (super admins, with a session)"),
+    ),
+    responses(
+        (status = 200, description = "The file: `audit-logs-{tenant-slug}-{timestamp}.{csv|ndjson}`"),
+        (status = 400, description = "An unknown or invalid parameter", body = ErrorBody),
+        (status = 401, description = "No session and no valid API key", body = ErrorBody),
+        (status = 403, description = "The caller may not export this tenant", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn export_events(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+    req: Request,
+) -> Response {
+    let (parts, _) = req.into_parts();
+    let result = async {
+        let (caller, tenant, actor, context) =
+            export_caller(&state, &parts, params.get("tenant").map(String::as_str)).await?;
+        require(
+            Some(&caller),
+            Permission::AuditExport,
+            Scope::Tenant(tenant.id),
+        )?;
+        let format = params
+            .get("format")
+            .and_then(|f| crate::export::Format::parse(f))
+            .ok_or_else(|| {
+                ApiError::new(400, "invalid_parameter", "format: expected csv or ndjson")
+            })?;
+        let filter = export_filter(&params)?;
+        let last_seq =
+            i64::try_from(app::ssr::integrity::tree_size(state.store.as_ref(), tenant.id).await?)
+                .unwrap_or(i64::MAX);
+        let query = EntryQuery {
+            tenant_id: Some(tenant.id),
+            filter: filter.clone(),
+            max_seq: Some(last_seq),
+            ..EntryQuery::default()
+        };
+        let (rows, _) = state.store.count(&query, u64::MAX - 1).await?;
+        let now = chrono::Utc::now();
+        let name = format!(
+            "audit-logs-{}-{}.{}",
+            tenant.slug,
+            now.format("%Y%m%dT%H%M%SZ"),
+            format.extension()
+        );
+        let audit = app::entry::NewEntry::new(
+            app::catalog::EventType::AuditExported,
+            actor,
+            format!(
+                "Exported {rows} entries as {}",
+                format.extension().to_uppercase()
+            ),
+        )
+        .meta("format", serde_json::json!(format.extension()))
+        .meta("rows", serde_json::json!(rows))
+        .meta("filters", serde_json::to_value(&filter).unwrap_or_default())
+        .meta("file", serde_json::json!(name))
+        .context(context);
+        state.store.append(tenant.id, vec![audit]).await?;
+        let body = Body::from_stream(crate::export::chunks(
+            state.store.clone(),
+            query,
+            last_seq,
+            format,
+        ));
+        Ok::<_, ApiError>(
+            (
+                [
+                    (
+                        axum::http::header::CONTENT_TYPE,
+                        format.content_type().to_owned(),
+                    ),
+                    (
+                        axum::http::header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}\""),
+                    ),
+                ],
+                body,
+            )
+                .into_response(),
+        )
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
 // ---- public verification ---------------------------------------------------------
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -783,7 +1010,7 @@ impl Modify for BearerKey {
         description = "Producer systems post audit events; SIEM pipelines read them by seq. \
 Limits: 1 MiB and 1,000 events per request, 64 KiB per event, JSON nesting depth 32."
     ),
-    paths(post_events, get_events, public_key, verification, inclusion, consistency),
+    paths(post_events, get_events, export_events, public_key, verification, inclusion, consistency),
     components(schemas(
         BatchIn, EventIn, ActorIn, InstanceIn, TargetIn, ChangeDoc, ContextDoc,
         IngestResponse, EventResult, FieldError, EventsPage, EntryDoc, ErrorBody, ErrorDetail,

@@ -32,9 +32,13 @@ pub struct RequestInfo {
 }
 
 pub fn request_info() -> RequestInfo {
-    let Some(parts) = use_context::<Parts>() else {
-        return RequestInfo::default();
-    };
+    use_context::<Parts>()
+        .map(|parts| request_info_of(&parts))
+        .unwrap_or_default()
+}
+
+/// What a request's head says about the caller (for REST handlers outside Leptos).
+pub fn request_info_of(parts: &Parts) -> RequestInfo {
     let header = |name: &str| {
         parts
             .headers
@@ -122,7 +126,14 @@ async fn caller_for(state: &AppState, user: UserRecord) -> Result<Caller, AppErr
 /// The caller of this request, if their session is valid (known, not revoked, not
 /// expired, user not removed).
 pub async fn current(state: &AppState) -> Result<Option<Session>, AppError> {
-    let info = request_info();
+    current_with(state, request_info()).await
+}
+
+/// The session a request's head carries, if it is valid.
+pub async fn current_with(
+    state: &AppState,
+    info: RequestInfo,
+) -> Result<Option<Session>, AppError> {
     let Some(cookie) = info.session_cookie.clone() else {
         return Ok(None);
     };

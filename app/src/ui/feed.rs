@@ -163,6 +163,11 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
                     {tenant_wide.then(|| view! {
                         <super::integrity::IntegrityPanel tenant=view_query.get_untracked().get("tenant").map(str::to_owned)/>
                         <FilterBar path="/audit" view_query=view_query/>
+                        <p class="export-links">"Export this view: "
+                            <a download href=move || view_query.read().export_href("csv", chrono::Utc::now())>"CSV"</a>
+                            " · "
+                            <a download href=move || view_query.read().export_href("ndjson", chrono::Utc::now())>"NDJSON"</a>
+                        </p>
                     })}
                 }
             }}

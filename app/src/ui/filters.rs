@@ -164,6 +164,39 @@ impl ViewQuery {
         }
     }
 
+    /// The export of exactly this view: `/api/v1/events/export?format=…&…`, with the
+    /// timeframe resolved to UTC bounds now.
+    pub fn export_href(&self, format: &str, now: DateTime<Utc>) -> String {
+        let f = self.filter(now);
+        let mut q = ViewQuery::default();
+        q.pairs.push(("format".to_owned(), format.to_owned()));
+        let mut add = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                q.pairs.push((k.to_owned(), v));
+            }
+        };
+        add("tenant", self.get("tenant").map(str::to_owned));
+        add("category", f.category.map(|c| c.as_str().to_owned()));
+        add("action", f.action.map(|a| a.as_str().to_owned()));
+        add("event_type", f.event_type.map(|t| t.as_str().to_owned()));
+        add("instance_id", f.instance_id);
+        add("target_kind", f.target_kind);
+        add("target_id", f.target_id);
+        add("actor", f.actor);
+        add("resource", f.resource);
+        add("q", f.q);
+        let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        add("from", f.since.map(stamp));
+        add("to", f.until.map(stamp));
+        let qs = q
+            .pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        format!("/api/v1/events/export?{qs}")
+    }
+
     /// The active filters as chips: (key, text).
     pub fn chips(&self) -> Vec<(&'static str, String)> {
         let mut chips = Vec::new();
@@ -405,6 +438,22 @@ mod tests {
         let (since, until) = (custom.since.unwrap(), custom.until.unwrap());
         assert_eq!(until - since, Duration::days(2));
         assert_eq!(query(&[("range", "all")]).filter(now).since, None);
+    }
+
+    #[test]
+    fn the_export_link_carries_the_view() {
+        let now = Utc::now();
+        let href =
+            query(&[("action", "delete"), ("q", "a b"), ("range", "all")]).export_href("csv", now);
+        assert_eq!(
+            href,
+            "/api/v1/events/export?format=csv&action=delete&q=a%20b"
+        );
+        let week = query(&[("range", "7d")]).export_href("ndjson", now);
+        assert!(
+            week.starts_with("/api/v1/events/export?format=ndjson&from=20"),
+            "{week}"
+        );
     }
 
     #[test]

@@ -309,6 +309,9 @@ fn push_from_where(
     if let Some(bound) = seq_bound {
         qb.push(" AND e.seq <= ").push_bind(bound);
     }
+    if let Some(max) = query.max_seq {
+        qb.push(" AND e.seq <= ").push_bind(max);
+    }
     push_filter(qb, &query.filter, seq_bound.is_some());
 }
 

@@ -33,6 +33,7 @@ pub struct Answer {
     pub status: StatusCode,
     pub body: String,
     pub set_cookie: Option<String>,
+    pub content_disposition: Option<String>,
 }
 
 impl Answer {
@@ -86,11 +87,16 @@ impl TestApp {
             .headers()
             .get(header::SET_COOKIE)
             .map(|v| v.to_str().unwrap().to_owned());
+        let content_disposition = response
+            .headers()
+            .get(header::CONTENT_DISPOSITION)
+            .map(|v| v.to_str().unwrap().to_owned());
         let body = response.into_body().collect().await.unwrap().to_bytes();
         Answer {
             status,
             body: String::from_utf8_lossy(&body).into_owned(),
             set_cookie,
+            content_disposition,
         }
     }
 

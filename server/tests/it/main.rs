@@ -1,5 +1,6 @@
 //! Integration tests: the real SQLite store on a real file, and the real router.
 
+mod export;
 mod http;
 mod ingest;
 mod integrity;
