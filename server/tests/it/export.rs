@@ -5,7 +5,7 @@
 use super::http::TestApp;
 use app::api::FeedFilter;
 use app::catalog::{Action, EventType};
-use app::store::{EntryQuery, Order, Store};
+use app::store::{EntryQuery, Order};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 
