@@ -400,6 +400,12 @@ pub struct VerifyReport {
     /// The first seq that does not verify, and why.
     pub broken_seq: Option<i64>,
     pub reason: Option<String>,
+    /// Entries whose content retention purged (their links still verified), and the
+    /// purged seq ranges.
+    #[serde(default)]
+    pub purged: u64,
+    #[serde(default)]
+    pub purged_ranges: Vec<(i64, i64)>,
 }
 
 /// The tenant's public verification material.

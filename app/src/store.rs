@@ -132,6 +132,11 @@ pub enum Mutation {
     },
     /// Records a signed checkpoint of the tenant's tree head.
     AddCheckpoint(crate::checkpoint::Checkpoint),
+    /// Sets how many days the tenant keeps content (`None`: forever).
+    SetRetention {
+        tenant_id: Uuid,
+        days: Option<u32>,
+    },
 }
 
 /// One link of a tenant's hash chain, kept even after retention purges the entry.
@@ -259,6 +264,22 @@ pub trait Store: Send + Sync + 'static {
 
     async fn tenant_by_verification_token(&self, token: &str)
         -> Result<Option<Tenant>, StoreError>;
+
+    /// How many days the tenant keeps content (`None`: forever).
+    async fn retention_days(&self, tenant_id: Uuid) -> Result<Option<u32>, StoreError>;
+
+    /// The one deletion path (SPEC "Retention"): removes the content of the tenant's
+    /// entries recorded before `cutoff`, from the oldest end, in batches; chain links
+    /// stay. Returns the purged seq range, if any.
+    async fn purge_before(
+        &self,
+        tenant_id: Uuid,
+        cutoff: DateTime<Utc>,
+        batch: u32,
+    ) -> Result<Option<(i64, i64)>, StoreError>;
+
+    /// The seq ranges retention purged, oldest first.
+    async fn purged_ranges(&self, tenant_id: Uuid) -> Result<Vec<(i64, i64)>, StoreError>;
 
     /// Whether the store answers (for `/healthz`).
     async fn ping(&self) -> Result<(), StoreError>;

@@ -136,6 +136,8 @@ fn broken(entries: u64, seq: i64, reason: String) -> VerifyReport {
         checkpoints_checked: 0,
         broken_seq: Some(seq),
         reason: Some(reason),
+        purged: 0,
+        purged_ranges: Vec::new(),
     }
 }
 
@@ -153,6 +155,8 @@ pub async fn verify_log(
     let mut prev = GENESIS_HASH;
     let mut frontier = Frontier::default();
     let mut expected = 1i64;
+    let purged = store.purged_ranges(tenant).await?;
+    let mut purged_count = 0u64;
     const PAGE: u32 = 1000;
     loop {
         let links = store.chain_links(tenant, expected - 1, PAGE).await?;
@@ -189,28 +193,47 @@ pub async fn verify_log(
                     ),
                 ));
             }
-            let Some(entry) = by_seq.get(&link.seq) else {
-                return Ok(broken(
-                    at,
-                    link.seq,
-                    "entry missing: its chain link exists but its content is gone".to_owned(),
-                ));
+            let digest = match by_seq.get(&link.seq) {
+                Some(entry) => {
+                    let digest = entry_digest(entry);
+                    if hex::encode(digest) != entry.entry_digest
+                        || entry.entry_digest != link.entry_digest
+                    {
+                        return Ok(broken(
+                            at,
+                            link.seq,
+                            "content changed: the entry no longer matches the digest in its chain link"
+                                .to_owned(),
+                        ));
+                    }
+                    if entry.hash != link.hash || entry.prev_hash != hex::encode(prev) {
+                        return Ok(broken(
+                            at,
+                            link.seq,
+                            "hash mismatch: the entry's chain fields differ from its link"
+                                .to_owned(),
+                        ));
+                    }
+                    digest
+                }
+                // Retention removed this content: the link alone carries the chain.
+                None if purged.iter().any(|(a, b)| (*a..=*b).contains(&link.seq)) => {
+                    purged_count += 1;
+                    hex::decode(&link.entry_digest)
+                        .ok()
+                        .and_then(|b| b.try_into().ok())
+                        .ok_or(AppError::Internal)?
+                }
+                None => {
+                    return Ok(broken(
+                        at,
+                        link.seq,
+                        "entry missing: its chain link exists but its content is gone".to_owned(),
+                    ))
+                }
             };
-            let digest = entry_digest(entry);
-            if hex::encode(digest) != entry.entry_digest || entry.entry_digest != link.entry_digest
-            {
-                return Ok(broken(
-                    at,
-                    link.seq,
-                    "content changed: the entry no longer matches the digest in its chain link"
-                        .to_owned(),
-                ));
-            }
             let hash = chain_hash(&prev, &digest);
-            if hex::encode(hash) != link.hash
-                || entry.hash != link.hash
-                || entry.prev_hash != hex::encode(prev)
-            {
+            if hex::encode(hash) != link.hash {
                 return Ok(broken(
                     at,
                     link.seq,
@@ -270,6 +293,8 @@ pub async fn verify_log(
         checkpoints_checked: next_checkpoint,
         broken_seq: None,
         reason: None,
+        purged: purged_count,
+        purged_ranges: purged,
     })
 }
 

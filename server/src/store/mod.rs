@@ -3,6 +3,7 @@
 pub mod sqlite;
 mod sqlite_accounts;
 mod sqlite_integrity;
+mod sqlite_retention;
 
 use app::store::{Store, StoreError};
 use std::sync::Arc;

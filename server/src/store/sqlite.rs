@@ -776,6 +776,37 @@ impl Store for SqliteStore {
         row.as_ref().map(tenant_from_row).transpose()
     }
 
+    async fn retention_days(&self, tenant_id: Uuid) -> Result<Option<u32>, StoreError> {
+        let days: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT retention_days FROM tenants WHERE id = ?")
+                .bind(tenant_id.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?;
+        let days = days.ok_or_else(|| StoreError::NotFound("tenant".to_owned()))?;
+        Ok(days.and_then(|d| u32::try_from(d).ok()))
+    }
+
+    async fn purge_before(
+        &self,
+        tenant_id: Uuid,
+        cutoff: DateTime<Utc>,
+        batch: u32,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        super::sqlite_retention::purge_before(
+            &self.pool,
+            &self.write_lock,
+            tenant_id,
+            cutoff,
+            batch,
+        )
+        .await
+    }
+
+    async fn purged_ranges(&self, tenant_id: Uuid) -> Result<Vec<(i64, i64)>, StoreError> {
+        super::sqlite_retention::ranges(&self.pool, tenant_id).await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

@@ -395,6 +395,15 @@ pub async fn apply(conn: &mut SqliteConnection, mutation: &Mutation) -> Result<(
             .map_err(internal)?;
             one_row(done, "API key")?;
         }
+        Mutation::SetRetention { tenant_id, days } => {
+            let done = sqlx::query("UPDATE tenants SET retention_days = ? WHERE id = ?")
+                .bind(days.map(i64::from))
+                .bind(tenant_id.to_string())
+                .execute(conn)
+                .await
+                .map_err(internal)?;
+            one_row(done, "tenant")?;
+        }
         Mutation::AddCheckpoint(cp) => {
             super::sqlite_integrity::insert_checkpoint(conn, cp).await?;
         }

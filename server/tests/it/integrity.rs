@@ -13,6 +13,8 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 struct Scene {
+    /// The attacker's own connection to the database file (with the triggers dropped).
+    attacker: tokio::sync::Mutex<sqlx::SqliteConnection>,
     _dir: tempfile::TempDir,
     sqlite: Arc<SqliteStore>,
     state: AppState,
@@ -45,7 +47,9 @@ async fn scene() -> Scene {
     .await
     .unwrap();
     assert_eq!(cp.tree_size, 20);
+    let attacker = sqlx::Connection::connect(&super::url(&dir)).await.unwrap();
     Scene {
+        attacker: tokio::sync::Mutex::new(attacker),
         _dir: dir,
         sqlite,
         state,
@@ -55,7 +59,10 @@ async fn scene() -> Scene {
 
 impl Scene {
     async fn sql(&self, sql: &str) {
-        sqlx::query(sql).execute(self.sqlite.pool()).await.unwrap();
+        let mut conn = self.attacker.lock().await;
+        if let Err(e) = sqlx::query(sql).execute(&mut *conn).await {
+            panic!("{sql}: {e}");
+        }
     }
 
     async fn verify(&self) -> app::api::VerifyReport {

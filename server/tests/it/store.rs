@@ -544,3 +544,54 @@ async fn every_filter_and_the_search_select_exactly_the_matching_entries() {
     }
     assert!(store.find(sample.id).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn purge_removes_old_content_from_the_oldest_end_only_and_nothing_else_can_delete() {
+    let (_dir, store) = fresh_store().await;
+    let t = tenant(&store, "acme").await;
+    for n in 0..5 {
+        store
+            .append(
+                t.id,
+                (n * 10 + 1..=n * 10 + 10)
+                    .map(|i| entry(i as usize))
+                    .collect(),
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let all = all_entries(&store, t.id).await;
+    assert_eq!(all.len(), 50);
+    // Everything recorded before the fourth batch is older than the cutoff.
+    let cutoff = all[30].recorded_at;
+    let range = store.purge_before(t.id, cutoff, 7).await.unwrap();
+    assert_eq!(range, Some((1, 30)));
+    let left = all_entries(&store, t.id).await;
+    assert_eq!(left.first().map(|e| e.seq), Some(31));
+    assert_eq!(left.len(), 20);
+    // The links stay, whole.
+    assert_eq!(store.chain_links(t.id, 0, 1000).await.unwrap().len(), 50);
+    // Nothing newer than the cutoff goes, and a second run finds nothing new.
+    assert_eq!(store.purge_before(t.id, cutoff, 7).await.unwrap(), None);
+    assert_eq!(store.purged_ranges(t.id).await.unwrap(), vec![(1, 30)]);
+    // Outside a recorded range, DELETE is still refused.
+    let refused = sqlx::query("DELETE FROM entries WHERE seq = 40")
+        .execute(store.pool())
+        .await;
+    assert!(refused.is_err());
+    // Search no longer finds purged content.
+    let found = store
+        .list(&EntryQuery {
+            tenant_id: Some(t.id),
+            filter: FeedFilter {
+                q: Some("extension".into()),
+                ..FeedFilter::default()
+            },
+            limit: 100,
+            ..EntryQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 20);
+}
