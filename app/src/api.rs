@@ -465,3 +465,33 @@ pub struct InclusionAnswer {
 pub async fn public_inclusion(token: String, seq: i64) -> Result<InclusionAnswer, AppError> {
     crate::ssr::integrity::public_inclusion(token, seq).await
 }
+
+/// What a manual purge removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgeOutcome {
+    pub from_seq: Option<i64>,
+    pub to_seq: Option<i64>,
+    pub count: u64,
+}
+
+/// The tenant's retention in days (`None`: unlimited). Admins and owners.
+#[server(prefix = "/api", endpoint = "retention_setting", input = Json)]
+pub async fn retention_setting() -> Result<Option<u32>, AppError> {
+    crate::ssr::retention::retention_setting().await
+}
+
+/// Owners choose 30, 90 or 365 days or unlimited; audited as `tenant.settings_changed`.
+#[server(prefix = "/api", endpoint = "set_retention", input = Json)]
+pub async fn set_retention(days: Option<u32>) -> Result<Option<u32>, AppError> {
+    crate::ssr::retention::set_retention(days).await
+}
+
+/// Super admins: purge one tenant's content older than N days, confirmed by its slug.
+#[server(prefix = "/api", endpoint = "manual_purge", input = Json)]
+pub async fn manual_purge(
+    tenant: String,
+    older_than_days: u32,
+    confirm: String,
+) -> Result<PurgeOutcome, AppError> {
+    crate::ssr::retention::manual_purge(tenant, older_than_days, confirm).await
+}

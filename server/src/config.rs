@@ -35,6 +35,8 @@ pub enum Command {
     Migrate(StoreArgs),
     /// Generate realistic demo history for one tenant through the normal append path.
     Demo(DemoArgs),
+    /// Purge content older than each tenant's retention, now (what the daily job does).
+    Purge(PurgeArgs),
     /// Verify an NDJSON export offline against a signed checkpoint; exits non-zero
     /// naming the first problem.
     Verify(VerifyArgs),
@@ -167,6 +169,23 @@ pub struct ServeArgs {
     /// 0 turns periodic signing off.
     #[arg(long, env = "STELE_CHECKPOINT_EVERY", default_value_t = 600)]
     pub checkpoint_every: u64,
+    /// The daily retention purge runs at this time of day, UTC (HH:MM).
+    #[arg(long, env = "STELE_PURGE_AT", default_value = "03:30", value_parser = parse_time_of_day)]
+    pub purge_at: chrono::NaiveTime,
+}
+
+fn parse_time_of_day(s: &str) -> Result<chrono::NaiveTime, String> {
+    chrono::NaiveTime::parse_from_str(s, "%H:%M")
+        .map_err(|_| format!("`{s}` is not a time of day like 03:30"))
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PurgeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Required: purge now.
+    #[arg(long, required = true)]
+    pub now: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -4,8 +4,8 @@ use app::auth::Role;
 use clap::Parser;
 use server::cli::{self, NewUser, PasswordSource};
 use server::config::{
-    ApiKeyCommand, Cli, Command, DemoArgs, ServeArgs, StoreArgs, TenantCommand, UserCommand,
-    VerifyArgs,
+    ApiKeyCommand, Cli, Command, DemoArgs, PurgeArgs, ServeArgs, StoreArgs, TenantCommand,
+    UserCommand, VerifyArgs,
 };
 use server::demo::{self, DemoPlan};
 use std::io::BufRead;
@@ -27,6 +27,7 @@ async fn main() -> std::process::ExitCode {
         Command::Migrate(args) => migrate(args).await,
         Command::Demo(args) => generate_demo(args).await,
         Command::Verify(args) => verify(args),
+        Command::Purge(args) => purge(args).await,
         Command::Tenant(cmd) => tenant(cmd).await,
         Command::User(cmd) => user(cmd).await,
         Command::ApiKey(cmd) => api_key(cmd).await,
@@ -38,6 +39,23 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+async fn purge(args: PurgeArgs) -> anyhow::Result<()> {
+    let store = server::store::open(&args.store.resolve()?).await?;
+    let platform = cli::platform_tenant(store.as_ref()).await?;
+    // Purging signs nothing: a throwaway signer will do.
+    let throwaway = ed25519_dalek::SigningKey::from_bytes(
+        &hex::decode(app::ssr::secrets::random_token())?
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("seed length"))?,
+    );
+    let state = app_state(store, platform.id, String::new(), throwaway);
+    let n = app::ssr::retention::purge_due(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("purged old content of {n} tenant(s)");
+    Ok(())
 }
 
 fn verify(args: VerifyArgs) -> anyhow::Result<()> {
@@ -277,6 +295,27 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(tenants = n, "signed checkpoints"),
                     Err(e) => tracing::error!(error = %e, "checkpoint round failed"),
+                }
+            }
+        });
+    }
+    {
+        let job = state.clone();
+        let at = args.purge_at;
+        tokio::spawn(async move {
+            loop {
+                let now = chrono::Utc::now();
+                let today = now.date_naive().and_time(at).and_utc();
+                let next = if today > now {
+                    today
+                } else {
+                    today + chrono::Duration::days(1)
+                };
+                let wait = (next - now).to_std().unwrap_or_default();
+                tokio::time::sleep(wait).await;
+                match app::ssr::retention::purge_due(&job).await {
+                    Ok(n) => tracing::info!(tenants = n, "daily retention purge done"),
+                    Err(e) => tracing::error!(error = %e, "daily retention purge failed"),
                 }
             }
         });

@@ -2,8 +2,9 @@
 
 use super::ErrorState;
 use crate::api::{
-    api_keys, change_role, create_api_key, create_user, instances, remove_user, revoke_api_key,
-    sensitive_fields, set_grant, set_sensitive_fields, users, AppError, InstanceView, UserView,
+    api_keys, change_role, create_api_key, create_user, instances, remove_user, retention_setting,
+    revoke_api_key, sensitive_fields, set_grant, set_retention, set_sensitive_fields, users,
+    AppError, InstanceView, UserView,
 };
 use crate::auth::Role;
 use leptos::prelude::*;
@@ -46,6 +47,8 @@ pub fn AdminPage() -> impl IntoView {
             <ApiKeys version=version report=report/>
             <h2>"Sensitive fields"</h2>
             <SensitiveFieldsForm version=version report=report/>
+            <h2>"Retention"</h2>
+            <RetentionForm version=version report=report/>
         </section>
     }
 }
@@ -273,6 +276,46 @@ fn SensitiveFieldsForm(
             <input type="text" placeholder="e.g. voicemail_pin, sip_secret" aria-label="Additional sensitive fields"
                 prop:value=text on:input=move |ev| text.set(event_target_value(&ev))/>
             <button type="submit" class="primary">"Save"</button>
+        </form>
+    }
+}
+
+/// How long the tenant keeps content (owners change it).
+#[component]
+fn RetentionForm(
+    version: RwSignal<u32>,
+    report: Callback<Result<String, AppError>>,
+) -> impl IntoView {
+    let current = LocalResource::new(move || {
+        version.track();
+        retention_setting()
+    });
+    let choice = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        if let Some(Ok(days)) = current.get() {
+            choice.set(days.map_or_else(|| "unlimited".to_owned(), |d| d.to_string()));
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let days = choice.get_untracked().parse::<u32>().ok();
+        spawn_local(async move {
+            report.run(set_retention(days).await.map(|d| match d {
+                Some(d) => format!("Retention set to {d} days"),
+                None => "Retention set to unlimited".to_owned(),
+            }));
+        });
+    };
+    view! {
+        <p class="hint">"Content older than this is purged daily, oldest first; the hash chain stays verifiable."</p>
+        <form class="inline-form" on:submit=submit>
+            <select aria-label="Retention" prop:value=choice on:change=move |ev| choice.set(event_target_value(&ev))>
+                <option value="30">"30 days"</option>
+                <option value="90">"90 days"</option>
+                <option value="365">"365 days"</option>
+                <option value="unlimited">"Unlimited"</option>
+            </select>
+            <button type="submit" class="primary">"Save retention"</button>
         </form>
     }
 }

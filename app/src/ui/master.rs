@@ -3,7 +3,9 @@
 use super::filters::{use_view_query, SearchBox, ViewQuery, RANGES};
 use super::time::{relative, time_title};
 use super::ErrorState;
-use crate::api::{master_feed, AppError, FeedFilter, MasterPage, MasterRow, MASTER_PAGE_SIZES};
+use crate::api::{
+    manual_purge, master_feed, AppError, FeedFilter, MasterPage, MasterRow, MASTER_PAGE_SIZES,
+};
 use crate::catalog::EventType;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -103,6 +105,7 @@ pub fn MasterPage() -> impl IntoView {
                     </select>
                 </label>
             </div>
+            <ManualPurge tenants=tenants/>
             {move || match result.get() {
                 None => view! { <p class="state" role="status">"Loading…"</p> }.into_any(),
                 Some(Err(e)) => view! { <ErrorState error=e/> }.into_any(),
@@ -124,6 +127,57 @@ pub fn MasterPage() -> impl IntoView {
                 }
             }}
         </section>
+    }
+}
+
+/// A super admin's manual purge, behind an explicit confirmation.
+#[component]
+fn ManualPurge(tenants: Memo<Vec<(String, String)>>) -> impl IntoView {
+    let tenant = RwSignal::new(String::new());
+    let days = RwSignal::new("365".to_owned());
+    let confirm = RwSignal::new(String::new());
+    let outcome = RwSignal::new(None::<Result<String, String>>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (t, c) = (tenant.get_untracked(), confirm.get_untracked());
+        let Ok(d) = days.get_untracked().trim().parse::<u32>() else {
+            outcome.set(Some(Err("older than: a whole number of days".to_owned())));
+            return;
+        };
+        spawn_local(async move {
+            outcome.set(Some(
+                manual_purge(t, d, c)
+                    .await
+                    .map(|o| match (o.from_seq, o.to_seq) {
+                        (Some(a), Some(b)) => {
+                            format!("Purged the content of {} entries (seq {a}–{b})", o.count)
+                        }
+                        _ => "Nothing was old enough to purge".to_owned(),
+                    })
+                    .map_err(|e| e.to_string()),
+            ));
+        });
+    };
+    view! {
+        <details class="manual-purge">
+            <summary>"Manual purge"</summary>
+            <form class="inline-form" on:submit=submit>
+                <select aria-label="Tenant to purge" on:change=move |ev| tenant.set(event_target_value(&ev)) prop:value=tenant>
+                    <option value="">"Choose a tenant"</option>
+                    {move || tenants.get().into_iter().map(|(slug, name)| view! { <option value=slug.clone()>{name}</option> }).collect_view()}
+                </select>
+                <label class="inline">"Older than (days)"
+                    <input type="number" min="1" aria-label="Older than (days)" prop:value=days on:input=move |ev| days.set(event_target_value(&ev))/>
+                </label>
+                <input type="text" aria-label="Type the tenant's slug to confirm" placeholder="type the tenant's slug to confirm"
+                    prop:value=confirm on:input=move |ev| confirm.set(event_target_value(&ev))/>
+                <button type="submit" class="danger">"Purge"</button>
+            </form>
+            {move || outcome.get().map(|r| match r {
+                Ok(m) => view! { <p class="form-ok" role="status">{m}</p> }.into_any(),
+                Err(m) => view! { <p class="form-error" role="alert">{m}</p> }.into_any(),
+            })}
+        </details>
     }
 }
 

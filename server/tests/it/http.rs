@@ -368,6 +368,24 @@ async fn the_allow_deny_matrix_over_every_server_function() {
             [404, 404, 404, 404, 404, 404, 404],
         ),
         (
+            "retention_setting",
+            Target::Nothing,
+            json!({}),
+            [401, 403, 403, 200, 200, 200, 400],
+        ),
+        (
+            "set_retention",
+            Target::Nothing,
+            json!({"days": 90}),
+            [401, 403, 403, 403, 200, 200, 400],
+        ),
+        (
+            "manual_purge",
+            Target::Nothing,
+            json!({"tenant": "northwind", "older_than_days": 3650, "confirm": "northwind"}),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
             "sensitive_fields",
             Target::Nothing,
             json!({}),

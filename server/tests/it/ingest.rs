@@ -504,3 +504,43 @@ async fn a_tenants_own_sensitive_fields_are_masked_and_the_change_is_audited() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_owner_sets_retention_and_the_change_is_audited() {
+    let app = TestApp::new().await;
+    let jane = app.login("jane@northwind.example").await;
+    let a = app
+        .call(Some(&jane), "set_retention", json!({"days": 45}))
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+    let a = app
+        .call(Some(&jane), "set_retention", json!({"days": 30}))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let audit = &app.entries("northwind").await[0];
+    assert_eq!(
+        audit.event_type,
+        app::catalog::EventType::TenantSettingsChanged
+    );
+    assert_eq!(
+        (audit.changes[0].old.clone(), audit.changes[0].new.clone()),
+        (Some(json!(365)), Some(json!(30)))
+    );
+    let a = app
+        .call(Some(&jane), "set_retention", json!({"days": null}))
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    let t = app.tenant("northwind").await;
+    assert_eq!(app.store.retention_days(t.id).await.unwrap(), None);
+    // A manual purge needs the slug typed back.
+    let root = app.login(server::demo::DEMO_SUPER_ADMIN).await;
+    let a = app
+        .call(
+            Some(&root),
+            "manual_purge",
+            json!({"tenant": "northwind", "older_than_days": 1, "confirm": "yes"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(a.body.contains("northwind"), "{}", a.body);
+}

@@ -342,3 +342,50 @@ async fn stele_verify_exits_zero_on_a_good_export_and_names_the_first_problem() 
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("line 3 (seq 3): content changed"), "{err}");
 }
+
+#[tokio::test]
+async fn after_a_retention_purge_the_chain_still_verifies_and_says_what_was_purged() {
+    let s = scene().await;
+    let all = s.export().await;
+    let checkpoint_entry: app::entry::Entry = serde_json::from_str(&all[20]).unwrap();
+    // Entries 1–20 were recorded before the checkpoint's own entry (seq 21).
+    let range = app::ssr::retention::purge_tenant(
+        &s.state,
+        s.tenant,
+        checkpoint_entry.recorded_at,
+        app::entry::Actor::system(),
+        Default::default(),
+        "test",
+    )
+    .await
+    .unwrap();
+    assert_eq!(range, Some((1, 20)));
+    let left = s.export().await;
+    assert_eq!(left.len(), 2, "seq 21 and the audit.purged entry remain");
+    let purged: app::entry::Entry = serde_json::from_str(&left[1]).unwrap();
+    assert_eq!(purged.event_type, app::catalog::EventType::AuditPurged);
+    assert_eq!(purged.actor.label, "System");
+    assert_eq!(
+        (
+            purged.metadata["from_seq"].as_i64(),
+            purged.metadata["to_seq"].as_i64(),
+            purged.metadata["count"].as_i64()
+        ),
+        (Some(1), Some(20), Some(20))
+    );
+    let report = s.verify().await;
+    assert!(report.ok, "{report:?}");
+    assert_eq!(
+        (report.entries, report.purged, report.purged_ranges.clone()),
+        (22, 20, vec![(1, 20)])
+    );
+    assert_eq!(
+        report.checkpoints_checked, 1,
+        "the checkpoint of 20 still matches the links"
+    );
+    // Tampering after a purge is still found.
+    s.sql("DROP TRIGGER entries_refuse_update").await;
+    s.sql("UPDATE entries SET description = 'x' WHERE seq = 21")
+        .await;
+    s.expect_broken(21, "content changed").await;
+}
