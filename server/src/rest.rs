@@ -860,6 +860,13 @@ async fn tenant_of_token(state: &AppState, token: &str) -> Result<app::entry::Te
         })
 }
 
+/// The tenant of a verification token and its tree size.
+async fn token_head(state: &AppState, token: &str) -> Result<(app::entry::Tenant, u64), ApiError> {
+    let tenant = tenant_of_token(state, token).await?;
+    let head = app::ssr::integrity::tree_size(state.store.as_ref(), tenant.id).await?;
+    Ok((tenant, head))
+}
+
 fn number(params: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {
     params
         .get(name)
@@ -908,8 +915,7 @@ pub async fn inclusion(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let result = async {
-        let tenant = tenant_of_token(&state, &token).await?;
-        let head = app::ssr::integrity::tree_size(state.store.as_ref(), tenant.id).await?;
+        let (tenant, head) = token_head(&state, &token).await?;
         let size = number(&params, "tree_size")?.unwrap_or(head);
         let seq = number(&params, "seq")?
             .ok_or_else(|| ApiError::new(400, "invalid_parameter", "seq is required"))?;
@@ -955,8 +961,7 @@ pub async fn consistency(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let result = async {
-        let tenant = tenant_of_token(&state, &token).await?;
-        let head = app::ssr::integrity::tree_size(state.store.as_ref(), tenant.id).await?;
+        let (tenant, head) = token_head(&state, &token).await?;
         let second = number(&params, "second")?.unwrap_or(head);
         let first = number(&params, "first")?
             .ok_or_else(|| ApiError::new(400, "invalid_parameter", "first is required"))?;

@@ -20,7 +20,7 @@ pub const API_KEY_SCOPES: [&str; 2] = ["events:write", "events:read"];
 pub const SET_PASSWORD_HOURS: i64 = 72;
 
 /// The caller's own tenant, after checking they may manage its access.
-async fn managing(state: &AppState) -> Result<(Session, Uuid), AppError> {
+pub(crate) async fn managing(state: &AppState) -> Result<(Session, Uuid), AppError> {
     let session = require_session(state).await?;
     let tenant = session.caller.tenant_id.ok_or_else(|| {
         AppError::BadRequest("platform accounts manage no tenant's users".to_owned())

@@ -86,29 +86,15 @@ pub async fn purge_due(state: &AppState) -> Result<usize, AppError> {
     Ok(purged)
 }
 
-/// The caller's own tenant, for admins and owners.
-async fn own(state: &AppState) -> Result<(super::session::Session, Uuid), AppError> {
-    let session = require_session(state).await?;
-    let tenant = session.caller.tenant_id.ok_or_else(|| {
-        AppError::BadRequest("platform accounts have no tenant settings".to_owned())
-    })?;
-    require(
-        Some(&session.caller),
-        Permission::ManageAccess,
-        Scope::Tenant(tenant),
-    )?;
-    Ok((session, tenant))
-}
-
 pub async fn retention_setting() -> Result<Option<u32>, AppError> {
     let state = state()?;
-    let (_, tenant) = own(&state).await?;
+    let (_, tenant) = super::admin::managing(&state).await?;
     Ok(state.store.retention_days(tenant).await?)
 }
 
 pub async fn set_retention(days: Option<u32>) -> Result<Option<u32>, AppError> {
     let state = state()?;
-    let (session, tenant) = own(&state).await?;
+    let (session, tenant) = super::admin::managing(&state).await?;
     if session.caller.role != Some(Role::Owner) {
         return Err(AppError::Forbidden(
             "forbidden: only owners change the tenant's retention".to_owned(),

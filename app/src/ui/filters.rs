@@ -256,6 +256,23 @@ pub fn use_view_query() -> Memo<ViewQuery> {
     Memo::new(move |_| ViewQuery::from_params(&query.read()))
 }
 
+/// `on:change` handlers that write a control's value under a key into the URL.
+pub fn url_setter(
+    path: &'static str,
+    view_query: Memo<ViewQuery>,
+) -> impl Fn(&'static str) -> Box<dyn Fn(leptos::ev::Event)> + Clone {
+    let navigate = use_navigate();
+    move |key| {
+        let navigate = navigate.clone();
+        Box::new(move |ev| {
+            let q = view_query
+                .get_untracked()
+                .with(key, &event_target_value(&ev));
+            navigate(&q.href(path), Default::default());
+        })
+    }
+}
+
 /// The free-text search of a feed; submitting it writes `q` into the URL.
 #[component]
 pub fn SearchBox(path: &'static str, view_query: Memo<ViewQuery>) -> impl IntoView {
@@ -288,17 +305,7 @@ pub fn FilterBar(path: &'static str, view_query: Memo<ViewQuery>) -> impl IntoVi
         let navigate = navigate.clone();
         move |q: ViewQuery| navigate(&q.href(path), Default::default())
     };
-    let set = {
-        let go = go.clone();
-        move |key: &'static str| {
-            let go = go.clone();
-            move |ev: leptos::ev::Event| {
-                go(view_query
-                    .get_untracked()
-                    .with(key, &event_target_value(&ev)))
-            }
-        }
-    };
+    let set = url_setter(path, view_query);
     let value =
         move |key: &'static str| move || view_query.read().get(key).unwrap_or_default().to_owned();
     let people = LocalResource::new(users);

@@ -1,6 +1,6 @@
 //! The master view (super admins): a cross-tenant table, newest first.
 
-use super::filters::{use_view_query, SearchBox, ViewQuery, RANGES};
+use super::filters::{url_setter, use_view_query, SearchBox, ViewQuery, RANGES};
 use super::time::{relative, time_title};
 use super::ErrorState;
 use crate::api::{
@@ -9,12 +9,10 @@ use crate::api::{
 use crate::catalog::EventType;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_navigate;
 
 #[component]
 pub fn MasterPage() -> impl IntoView {
     let view_query = use_view_query();
-    let navigate = use_navigate();
     let page_no = Memo::new(move |_| {
         view_query
             .read()
@@ -53,18 +51,7 @@ pub fn MasterPage() -> impl IntoView {
             }
         });
     });
-    let go = move |q: ViewQuery| navigate(&q.href("/master"), Default::default());
-    let set = {
-        let go = go.clone();
-        move |key: &'static str| {
-            let go = go.clone();
-            move |ev: leptos::ev::Event| {
-                go(view_query
-                    .get_untracked()
-                    .with(key, &event_target_value(&ev)))
-            }
-        }
-    };
+    let set = url_setter("/master", view_query);
     let value =
         move |key: &'static str| move || view_query.read().get(key).unwrap_or_default().to_owned();
     let tenants = Memo::new(move |_| match result.get() {
