@@ -2,7 +2,7 @@
 //! fields) against a signed checkpoint: no server, no database. Used by
 //! `stele verify` and compiled to wasm for the browser.
 
-use crate::canonical::{chain_hash, entry_digest, GENESIS_HASH};
+use crate::canonical::{ChainError, ChainVerifier};
 use crate::checkpoint::Checkpoint;
 use crate::entry::Entry;
 use crate::merkle::{leaf_hash, Frontier};
@@ -44,7 +44,7 @@ pub fn verify_export<'a>(
             signature_checked = true;
         }
     }
-    let mut prev = GENESIS_HASH;
+    let mut chain = ChainVerifier::default();
     let mut frontier = Frontier::default();
     let mut tenant = None;
     let mut line_no = 0;
@@ -55,14 +55,6 @@ pub fn verify_export<'a>(
         }
         let entry: Entry = serde_json::from_str(line)
             .map_err(|e| problem(line_no, 0, format!("not an entry: {e}")))?;
-        let expected = i64::try_from(frontier.size).unwrap_or(i64::MAX) + 1;
-        if entry.seq != expected {
-            return Err(problem(
-                line_no,
-                entry.seq,
-                format!("seq gap: expected seq {expected}"),
-            ));
-        }
         if *tenant.get_or_insert(entry.tenant_id) != entry.tenant_id {
             return Err(problem(
                 line_no,
@@ -70,23 +62,25 @@ pub fn verify_export<'a>(
                 "another tenant's entry".to_owned(),
             ));
         }
-        let digest = entry_digest(&entry);
-        if hex::encode(digest) != entry.entry_digest {
-            return Err(problem(
-                line_no,
-                entry.seq,
-                "content changed: the entry does not match its digest".to_owned(),
-            ));
-        }
-        let hash = chain_hash(&prev, &digest);
-        if entry.prev_hash != hex::encode(prev) || entry.hash != hex::encode(hash) {
-            return Err(problem(
-                line_no,
-                entry.seq,
-                "hash mismatch: the chain does not follow from the previous entry".to_owned(),
-            ));
-        }
-        prev = hash;
+        chain.push(&entry).map_err(|e| {
+            let reason = match e {
+                ChainError::SeqGap { expected, .. } => format!("seq gap: expected seq {expected}"),
+                ChainError::ContentChanged { .. } => {
+                    "content changed: the entry does not match its digest".to_owned()
+                }
+                ChainError::BrokenLink { .. }
+                | ChainError::HashMismatch { .. }
+                | ChainError::Malformed { .. } => {
+                    "hash mismatch: the chain does not follow from the previous entry".to_owned()
+                }
+            };
+            problem(line_no, entry.seq, reason)
+        })?;
+        // Verified just now: the stored digest is the entry's canonical digest.
+        let digest: [u8; 32] = hex::decode(&entry.entry_digest)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| problem(line_no, entry.seq, "malformed entry digest".to_owned()))?;
         frontier.push(leaf_hash(&digest));
         if let Some(cp) = checkpoint.filter(|c| c.tree_size == frontier.size) {
             if Some(entry.tenant_id) != Some(cp.tenant_id) {
@@ -122,7 +116,7 @@ pub fn verify_export<'a>(
     }
     Ok(ExportReport {
         entries: frontier.size,
-        head_hash: hex::encode(prev),
+        head_hash: chain.head(),
         checkpoint_size: checkpoint.map(|c| c.tree_size),
         signature_checked,
     })

@@ -457,26 +457,77 @@ const READ_PARAMS: &[&str] = &[
     "instance_id",
 ];
 
-fn parse_read_params(params: &HashMap<String, String>) -> Result<(i64, u32, FeedFilter), ApiError> {
-    if let Some(bad) = params.keys().find(|k| !READ_PARAMS.contains(&k.as_str())) {
-        return Err(ApiError::new(
+fn invalid(name: &str, why: String) -> ApiError {
+    ApiError::new(400, "invalid_parameter", format!("{name}: {why}"))
+}
+
+/// Refuses any query parameter the endpoint does not know.
+fn only_known(params: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
+    match params.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(bad) => Err(ApiError::new(
             400,
             "unknown_parameter",
             format!(
                 "unknown query parameter `{bad}`; expected one of: {}",
-                READ_PARAMS.join(", ")
+                known.join(", ")
             ),
-        ));
+        )),
+        None => Ok(()),
     }
-    let bad =
-        |name: &str, why: String| ApiError::new(400, "invalid_parameter", format!("{name}: {why}"));
+}
+
+/// The feed filters among the query parameters (each endpoint decides which it
+/// accepts with [`only_known`]); `from` / `to` are RFC 3339 bounds on `occurred_at`.
+fn feed_filter(params: &HashMap<String, String>) -> Result<FeedFilter, ApiError> {
+    fn parsed<T: FromStr<Err: std::fmt::Display>>(
+        params: &HashMap<String, String>,
+        name: &str,
+    ) -> Result<Option<T>, ApiError> {
+        params
+            .get(name)
+            .map(|v| T::from_str(v).map_err(|e| invalid(name, e.to_string())))
+            .transpose()
+    }
+    let time = |name: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+        params
+            .get(name)
+            .map(|v| {
+                chrono::DateTime::parse_from_rfc3339(v)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .map_err(|_| {
+                        invalid(
+                            name,
+                            format!("`{v}` is not an RFC 3339 time, e.g. 2026-11-01T00:00:00Z"),
+                        )
+                    })
+            })
+            .transpose()
+    };
+    let text = |k: &str| params.get(k).cloned();
+    Ok(FeedFilter {
+        category: parsed(params, "category")?,
+        action: parsed(params, "action")?,
+        event_type: parsed(params, "event_type")?,
+        instance_id: text("instance_id"),
+        target_kind: text("target_kind"),
+        target_id: text("target_id"),
+        actor: text("actor"),
+        resource: text("resource"),
+        q: text("q"),
+        since: time("from")?,
+        until: time("to")?,
+    })
+}
+
+fn parse_read_params(params: &HashMap<String, String>) -> Result<(i64, u32, FeedFilter), ApiError> {
+    only_known(params, READ_PARAMS)?;
     let after_seq = match params.get("after_seq") {
         None => 0,
         Some(v) => v
             .parse::<i64>()
             .ok()
             .filter(|n| *n >= 0)
-            .ok_or_else(|| bad("after_seq", format!("`{v}` is not a whole number ≥ 0")))?,
+            .ok_or_else(|| invalid("after_seq", format!("`{v}` is not a whole number ≥ 0")))?,
     };
     let limit = match params.get("limit") {
         None => 100,
@@ -484,24 +535,9 @@ fn parse_read_params(params: &HashMap<String, String>) -> Result<(i64, u32, Feed
             .parse::<u32>()
             .ok()
             .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| bad("limit", format!("`{v}` is not between 1 and {MAX_PAGE}")))?,
+            .ok_or_else(|| invalid("limit", format!("`{v}` is not between 1 and {MAX_PAGE}")))?,
     };
-    let mut filter = FeedFilter::default();
-    if let Some(v) = params.get("category") {
-        filter.category =
-            Some(app::catalog::Category::from_str(v).map_err(|e| bad("category", e.to_string()))?);
-    }
-    if let Some(v) = params.get("action") {
-        filter.action =
-            Some(app::catalog::Action::from_str(v).map_err(|e| bad("action", e.to_string()))?);
-    }
-    if let Some(v) = params.get("event_type") {
-        filter.event_type = Some(
-            app::catalog::EventType::from_str(v).map_err(|e| bad("event_type", e.to_string()))?,
-        );
-    }
-    filter.instance_id = params.get("instance_id").cloned();
-    Ok((after_seq, limit, filter))
+    Ok((after_seq, limit, feed_filter(params)?))
 }
 
 /// Reads the tenant's entries in seq order, for SIEM consumers: resume anywhere with
@@ -584,61 +620,8 @@ const EXPORT_PARAMS: &[&str] = &[
 ];
 
 fn export_filter(params: &HashMap<String, String>) -> Result<FeedFilter, ApiError> {
-    if let Some(bad) = params.keys().find(|k| !EXPORT_PARAMS.contains(&k.as_str())) {
-        return Err(ApiError::new(
-            400,
-            "unknown_parameter",
-            format!(
-                "unknown query parameter `{bad}`; expected one of: {}",
-                EXPORT_PARAMS.join(", ")
-            ),
-        ));
-    }
-    let bad =
-        |name: &str, why: String| ApiError::new(400, "invalid_parameter", format!("{name}: {why}"));
-    let time = |name: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
-        params
-            .get(name)
-            .map(|v| {
-                chrono::DateTime::parse_from_rfc3339(v)
-                    .map(|t| t.with_timezone(&chrono::Utc))
-                    .map_err(|_| {
-                        bad(
-                            name,
-                            format!("`{v}` is not an RFC 3339 time, e.g. 2026-11-01T00:00:00Z"),
-                        )
-                    })
-            })
-            .transpose()
-    };
-    let text = |k: &str| params.get(k).cloned();
-    let filter = FeedFilter {
-        category: params
-            .get("category")
-            .map(|v| {
-                app::catalog::Category::from_str(v).map_err(|e| bad("category", e.to_string()))
-            })
-            .transpose()?,
-        action: params
-            .get("action")
-            .map(|v| app::catalog::Action::from_str(v).map_err(|e| bad("action", e.to_string())))
-            .transpose()?,
-        event_type: params
-            .get("event_type")
-            .map(|v| {
-                app::catalog::EventType::from_str(v).map_err(|e| bad("event_type", e.to_string()))
-            })
-            .transpose()?,
-        instance_id: text("instance_id"),
-        target_kind: text("target_kind"),
-        target_id: text("target_id"),
-        actor: text("actor"),
-        resource: text("resource"),
-        q: text("q"),
-        since: time("from")?,
-        until: time("to")?,
-    };
-    Ok(filter.validated()?)
+    only_known(params, EXPORT_PARAMS)?;
+    Ok(feed_filter(params)?.validated()?)
 }
 
 /// The caller of an export: a browser session (the feed's Export button) or an API
@@ -662,24 +645,7 @@ async fn export_caller(
     let session = app::ssr::session::current_with(state, info)
         .await?
         .ok_or_else(|| ApiError::new(401, "unauthorized", "log in, or send an API key"))?;
-    let not_found = || ApiError::new(404, "not_found", "not found");
-    let tenant = match tenant_slug {
-        Some(slug) => state
-            .store
-            .tenant_by_slug(slug)
-            .await?
-            .ok_or_else(not_found)?,
-        None => {
-            let id = session.caller.tenant_id.ok_or_else(|| {
-                ApiError::new(
-                    400,
-                    "bad_request",
-                    "choose a tenant: platform accounts belong to none",
-                )
-            })?;
-            state.store.tenant_by_id(id).await?.ok_or_else(not_found)?
-        }
-    };
+    let tenant = app::ssr::feeds::target_tenant(state, &session, tenant_slug).await?;
     Ok((
         session.caller.clone(),
         tenant,
@@ -846,23 +812,9 @@ pub async fn public_key(State(state): State<AppState>) -> Response {
     .into_response()
 }
 
-async fn tenant_of_token(state: &AppState, token: &str) -> Result<app::entry::Tenant, ApiError> {
-    state
-        .store
-        .tenant_by_verification_token(token)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                404,
-                "not_found",
-                "there is no verification page at this address",
-            )
-        })
-}
-
 /// The tenant of a verification token and its tree size.
 async fn token_head(state: &AppState, token: &str) -> Result<(app::entry::Tenant, u64), ApiError> {
-    let tenant = tenant_of_token(state, token).await?;
+    let tenant = app::ssr::integrity::tenant_of_token(state.store.as_ref(), token).await?;
     let head = app::ssr::integrity::tree_size(state.store.as_ref(), tenant.id).await?;
     Ok((tenant, head))
 }
@@ -871,13 +823,8 @@ fn number(params: &HashMap<String, String>, name: &str) -> Result<Option<u64>, A
     params
         .get(name)
         .map(|v| {
-            v.parse::<u64>().map_err(|_| {
-                ApiError::new(
-                    400,
-                    "invalid_parameter",
-                    format!("{name}: `{v}` is not a whole number"),
-                )
-            })
+            v.parse::<u64>()
+                .map_err(|_| invalid(name, format!("`{v}` is not a whole number")))
         })
         .transpose()
 }
@@ -891,7 +838,7 @@ pub async fn verification(
     axum::extract::Path(token): axum::extract::Path<String>,
 ) -> Response {
     let result = async {
-        let tenant = tenant_of_token(&state, &token).await?;
+        let tenant = app::ssr::integrity::tenant_of_token(state.store.as_ref(), &token).await?;
         Ok::<_, ApiError>(Json(VerificationOut {
             public_key: hex::encode(state.signer.verifying_key().as_bytes()),
             checkpoints: state.store.checkpoints(tenant.id).await?,

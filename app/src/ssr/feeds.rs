@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 /// The tenant a request is about: the one named (super admins may name any; others
 /// only their own, or get 404), else the caller's own.
-async fn target_tenant(
+pub async fn target_tenant(
     state: &AppState,
     session: &Session,
     slug: Option<&str>,

@@ -303,20 +303,8 @@ async fn own_tenant(
     slug: Option<String>,
 ) -> Result<(super::session::Session, Tenant), AppError> {
     let session = require_session(state).await?;
-    let not_found = || AppError::NotFound("not found".to_owned());
-    let tenant = match slug.filter(|s| !s.is_empty()) {
-        Some(slug) => state
-            .store
-            .tenant_by_slug(&slug)
-            .await?
-            .ok_or_else(not_found)?,
-        None => {
-            let id = session.caller.tenant_id.ok_or_else(|| {
-                AppError::BadRequest("choose a tenant: platform accounts belong to none".to_owned())
-            })?;
-            state.store.tenant_by_id(id).await?.ok_or_else(not_found)?
-        }
-    };
+    let slug = slug.filter(|s| !s.is_empty());
+    let tenant = super::feeds::target_tenant(state, &session, slug.as_deref()).await?;
     require(
         Some(&session.caller),
         Permission::AuditView,
@@ -358,15 +346,19 @@ async fn info(state: &AppState, tenant: &Tenant) -> Result<IntegrityInfo, AppErr
     })
 }
 
-pub async fn public_verification(token: String) -> Result<PublishedCheckpoints, AppError> {
-    let state = state()?;
-    let tenant = state
-        .store
-        .tenant_by_verification_token(token.trim())
+/// The tenant a public verification token stands for; 404 for any other string.
+pub async fn tenant_of_token(store: &dyn Store, token: &str) -> Result<Tenant, AppError> {
+    store
+        .tenant_by_verification_token(token)
         .await?
         .ok_or_else(|| {
             AppError::NotFound("there is no verification page at this address".to_owned())
-        })?;
+        })
+}
+
+pub async fn public_verification(token: String) -> Result<PublishedCheckpoints, AppError> {
+    let state = state()?;
+    let tenant = tenant_of_token(state.store.as_ref(), token.trim()).await?;
     Ok(PublishedCheckpoints {
         tenant_name: tenant.name,
         public_key: hex::encode(state.signer.verifying_key().as_bytes()),
@@ -376,13 +368,7 @@ pub async fn public_verification(token: String) -> Result<PublishedCheckpoints, 
 
 pub async fn public_inclusion(token: String, seq: i64) -> Result<InclusionAnswer, AppError> {
     let state = state()?;
-    let tenant = state
-        .store
-        .tenant_by_verification_token(token.trim())
-        .await?
-        .ok_or_else(|| {
-            AppError::NotFound("there is no verification page at this address".to_owned())
-        })?;
+    let tenant = tenant_of_token(state.store.as_ref(), token.trim()).await?;
     let index =
         u64::try_from(seq - 1).map_err(|_| AppError::BadRequest("seq starts at 1".to_owned()))?;
     let checkpoint = state

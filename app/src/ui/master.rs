@@ -37,10 +37,12 @@ pub fn MasterPage() -> impl IntoView {
         generation.update_value(|g| *g += 1);
         let ticket = generation.get_value();
         result.set(None);
+        // The master view offers event type, timeframe and search only.
+        let all = q.filter(chrono::Utc::now());
         let filter = FeedFilter {
-            event_type: q.filter(chrono::Utc::now()).event_type,
-            since: q.filter(chrono::Utc::now()).since,
-            q: q.get("q").map(str::to_owned),
+            event_type: all.event_type,
+            since: all.since,
+            q: all.q,
             ..FeedFilter::default()
         };
         let tenant = q.get("tenant").map(str::to_owned);

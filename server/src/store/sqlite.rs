@@ -444,19 +444,23 @@ impl Store for SqliteStore {
             slug: slug.to_owned(),
             name: name.to_owned(),
         };
-        sqlx::query("INSERT INTO tenants (id, slug, name, created_at) VALUES (?, ?, ?, ?)")
-            .bind(tenant.id.to_string())
-            .bind(&tenant.slug)
-            .bind(&tenant.name)
-            .bind(Utc::now().timestamp_millis())
-            .execute(&self.pool)
-            .await
-            .map_err(|err| match &err {
-                sqlx::Error::Database(db) if db.is_unique_violation() => {
-                    StoreError::Conflict(format!("a tenant with slug `{slug}` already exists"))
-                }
-                _ => internal(err),
-            })?;
+        sqlx::query(
+            "INSERT INTO tenants (id, slug, name, created_at, verification_token) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(tenant.id.to_string())
+        .bind(&tenant.slug)
+        .bind(&tenant.name)
+        .bind(Utc::now().timestamp_millis())
+        .bind(app::ssr::secrets::random_token())
+        .execute(&self.pool)
+        .await
+        .map_err(|err| match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(format!("a tenant with slug `{slug}` already exists"))
+            }
+            _ => internal(err),
+        })?;
         Ok(tenant)
     }
 
@@ -745,23 +749,10 @@ impl Store for SqliteStore {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(internal)?;
-        match token {
-            None => Err(StoreError::NotFound("tenant".to_owned())),
-            Some(Some(t)) => Ok(t),
-            Some(None) => {
-                let fresh = app::ssr::secrets::random_token();
-                sqlx::query(
-                    "UPDATE tenants SET verification_token = coalesce(verification_token, ?) \
-                     WHERE id = ?",
-                )
-                .bind(&fresh)
-                .bind(tenant_id.to_string())
-                .execute(&self.pool)
-                .await
-                .map_err(internal)?;
-                Box::pin(self.verification_token(tenant_id)).await
-            }
-        }
+        // Set when the tenant is created (and backfilled on open for older databases).
+        token
+            .flatten()
+            .ok_or_else(|| StoreError::NotFound("tenant".to_owned()))
     }
 
     async fn tenant_by_verification_token(

@@ -22,6 +22,25 @@ fn hex_hash(text: &str) -> Result<Hash, StoreError> {
         .ok_or_else(|| corrupt("entry digest"))
 }
 
+/// One stored perfect subtree `(level, idx)` of the tenant's tree.
+async fn node(
+    conn: &mut SqliteConnection,
+    tenant_id: Uuid,
+    level: u32,
+    idx: u64,
+) -> Result<Option<Hash>, StoreError> {
+    let hash: Option<Vec<u8>> = sqlx::query_scalar(
+        "SELECT hash FROM merkle_nodes WHERE tenant_id = ? AND level = ? AND idx = ?",
+    )
+    .bind(tenant_id.to_string())
+    .bind(i64::from(level))
+    .bind(i64::try_from(idx).map_err(internal)?)
+    .fetch_optional(conn)
+    .await
+    .map_err(internal)?;
+    hash.map(|h| to_hash(&h)).transpose()
+}
+
 /// The tenant's frontier for a tree of `size` leaves, read from the stored peaks.
 pub async fn frontier(
     conn: &mut SqliteConnection,
@@ -30,17 +49,10 @@ pub async fn frontier(
 ) -> Result<Frontier, StoreError> {
     let mut peaks = Vec::new();
     for (level, idx) in Frontier::peak_positions(size) {
-        let hash: Vec<u8> = sqlx::query_scalar(
-            "SELECT hash FROM merkle_nodes WHERE tenant_id = ? AND level = ? AND idx = ?",
-        )
-        .bind(tenant_id.to_string())
-        .bind(i64::from(level))
-        .bind(i64::try_from(idx).map_err(internal)?)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| corrupt("merkle frontier (missing node)"))?;
-        peaks.push((level, to_hash(&hash)?));
+        let hash = node(conn, tenant_id, level, idx)
+            .await?
+            .ok_or_else(|| corrupt("merkle frontier (missing node)"))?;
+        peaks.push((level, hash));
     }
     Ok(Frontier { size, peaks })
 }
@@ -98,17 +110,20 @@ pub async fn backfill(pool: &SqlitePool) -> Result<(), StoreError> {
         let tenant_id = Uuid::parse_str(&tenant).map_err(|_| corrupt("tenant id"))?;
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(internal)?;
         let leaves: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM merkle_nodes WHERE tenant_id = ? AND level = 0",
+            // Leaves and links are gap-free from the start: their largest position is
+            // their count, read from the primary key without a scan.
+            "SELECT coalesce(max(idx) + 1, 0) FROM merkle_nodes WHERE tenant_id = ? AND level = 0",
         )
         .bind(&tenant)
         .fetch_one(&mut *tx)
         .await
         .map_err(internal)?;
-        let links: i64 = sqlx::query_scalar("SELECT count(*) FROM chain_links WHERE tenant_id = ?")
-            .bind(&tenant)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(internal)?;
+        let links: i64 =
+            sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM chain_links WHERE tenant_id = ?")
+                .bind(&tenant)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(internal)?;
         if leaves < links {
             let mut f = frontier(&mut tx, tenant_id, u64::try_from(leaves).unwrap_or(0)).await?;
             let rows = sqlx::query(
@@ -145,18 +160,12 @@ pub async fn perfect_nodes(
 ) -> Result<Vec<Hash>, StoreError> {
     let mut conn = pool.acquire().await.map_err(internal)?;
     let mut out = Vec::with_capacity(positions.len());
-    for (level, idx) in positions {
-        let hash: Vec<u8> = sqlx::query_scalar(
-            "SELECT hash FROM merkle_nodes WHERE tenant_id = ? AND level = ? AND idx = ?",
-        )
-        .bind(tenant_id.to_string())
-        .bind(i64::from(*level))
-        .bind(i64::try_from(*idx).map_err(internal)?)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| StoreError::NotFound("merkle subtree".to_owned()))?;
-        out.push(to_hash(&hash)?);
+    for &(level, idx) in positions {
+        out.push(
+            node(&mut conn, tenant_id, level, idx)
+                .await?
+                .ok_or_else(|| StoreError::NotFound("merkle subtree".to_owned()))?,
+        );
     }
     Ok(out)
 }
