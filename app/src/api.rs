@@ -28,6 +28,10 @@ pub enum AppError {
     BadRequest(String),
     #[error("{0}")]
     TooManyRequests(String),
+    /// The request is valid but the log's state refuses it (e.g. stored Merkle
+    /// subtrees that disagree with the entry digests: nothing is signed).
+    #[error("{0}")]
+    Conflict(String),
     #[error("an internal error occurred; it has been logged")]
     Internal,
     /// The request did not reach the server function (network, unreachable server).
@@ -44,6 +48,7 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::BadRequest(_) => 400,
             AppError::TooManyRequests(_) => 429,
+            AppError::Conflict(_) => 409,
             AppError::Internal => 500,
             AppError::Transport(_) => 502,
         }

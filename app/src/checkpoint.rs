@@ -3,6 +3,8 @@
 //! bytes signed are [`signed_bytes`] (docs/INTEGRITY.md). Verification needs only the
 //! public key, so it runs offline (`stele verify`) and in the browser.
 
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
 use chrono::{DateTime, Utc};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -20,6 +22,115 @@ pub struct Checkpoint {
     pub key_id: String,
     /// Hex Ed25519 signature of [`signed_bytes`].
     pub signature: String,
+    /// The same tree head as a C2SP `tlog-checkpoint` in a C2SP `signed-note`
+    /// ([`note_text`], signed by the same key); `None` for checkpoints signed before
+    /// Stele published notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The origin line of a tenant's C2SP checkpoints, which is also the name of the
+/// note key that signs them: `stele/<tenant id>`.
+pub fn note_origin(tenant_id: Uuid) -> String {
+    format!("stele/{tenant_id}")
+}
+
+/// The C2SP tlog-checkpoint body: origin, size and base64 root, one per line.
+pub fn note_text(tenant_id: Uuid, tree_size: u64, root: &[u8; 32]) -> String {
+    format!(
+        "{}\n{tree_size}\n{}\n",
+        note_origin(tenant_id),
+        B64.encode(root)
+    )
+}
+
+/// The C2SP signed-note key id of an Ed25519 key under `name`:
+/// `SHA-256(name || 0x0A || 0x01 || public key)[:4]`.
+pub fn note_key_id(name: &str, public: &VerifyingKey) -> [u8; 4] {
+    let mut h = Sha256::new();
+    h.update(name.as_bytes());
+    h.update([0x0a, 0x01]);
+    h.update(public.as_bytes());
+    let d = h.finalize();
+    [d[0], d[1], d[2], d[3]]
+}
+
+/// The C2SP verifier key: `<name>+<hex key id>+<base64(0x01 || public key)>`.
+pub fn note_verifier_key(name: &str, public: &VerifyingKey) -> String {
+    let mut key = vec![0x01];
+    key.extend_from_slice(public.as_bytes());
+    format!(
+        "{name}+{}+{}",
+        hex::encode(note_key_id(name, public)),
+        B64.encode(key)
+    )
+}
+
+fn sign_note(key: &SigningKey, tenant_id: Uuid, tree_size: u64, root: &[u8; 32]) -> String {
+    let text = note_text(tenant_id, tree_size, root);
+    let name = note_origin(tenant_id);
+    let mut sig = note_key_id(&name, &key.verifying_key()).to_vec();
+    sig.extend_from_slice(&key.sign(text.as_bytes()).to_bytes());
+    format!("{text}\n\u{2014} {name} {}\n", B64.encode(sig))
+}
+
+/// A tree head read from a C2SP signed note whose signature by `public` verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteHead {
+    pub origin: String,
+    pub tree_size: u64,
+    pub root: [u8; 32],
+}
+
+/// Opens a C2SP signed note carrying a tlog-checkpoint: the text before the last
+/// blank line, then signature lines `— <name> <base64(key id || signature)>`. The
+/// signature of `public` under the origin's name must be present and valid.
+pub fn open_note(note: &str, public: &VerifyingKey) -> Result<NoteHead, CheckpointError> {
+    let malformed = |why: &str| CheckpointError::Malformed(why.to_owned());
+    let split = note
+        .rfind("\n\n")
+        .ok_or_else(|| malformed("no blank line before the signatures"))?;
+    let text = &note[..=split];
+    let mut lines = text.lines();
+    let origin = lines.next().unwrap_or_default().to_owned();
+    let tree_size: u64 = lines
+        .next()
+        .and_then(|l| l.parse().ok())
+        .ok_or_else(|| malformed("the second line is not a tree size"))?;
+    let root: [u8; 32] = lines
+        .next()
+        .and_then(|l| B64.decode(l).ok())
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| malformed("the third line is not a base64 SHA-256 root"))?;
+    let want_id = note_key_id(&origin, public);
+    let mut found = false;
+    for line in note[split + 2..].lines() {
+        let Some(rest) = line.strip_prefix("\u{2014} ") else {
+            return Err(malformed("a signature line does not start with an em dash"));
+        };
+        let (name, sig) = rest
+            .rsplit_once(' ')
+            .ok_or_else(|| malformed("a signature line has no signature"))?;
+        let sig = B64
+            .decode(sig)
+            .map_err(|_| malformed("a signature is not base64"))?;
+        if name != origin || sig.len() != 68 || sig[..4] != want_id {
+            continue; // another signer's line: ignored, as the spec says
+        }
+        let bytes: [u8; 64] = sig[4..].try_into().map_err(|_| CheckpointError::BadSignature)?;
+        public
+            .verify(text.as_bytes(), &Signature::from_bytes(&bytes))
+            .map_err(|_| CheckpointError::Forged)?;
+        found = true;
+    }
+    if !found {
+        return Err(CheckpointError::OtherKey(hex::encode(want_id)));
+    }
+    Ok(NoteHead {
+        origin,
+        tree_size,
+        root,
+    })
 }
 
 /// The exact bytes a checkpoint's signature covers (UTF-8, `\n` after every line).
@@ -45,6 +156,8 @@ pub enum CheckpointError {
     BadSignature,
     #[error("the checkpoint's signature does not verify: it was forged or altered")]
     Forged,
+    #[error("not a C2SP signed checkpoint: {0}")]
+    Malformed(String),
 }
 
 pub fn parse_public_key(hex_key: &str) -> Result<VerifyingKey, CheckpointError> {
@@ -78,6 +191,7 @@ impl Checkpoint {
             signed_at,
             key_id: key_id(&key.verifying_key()),
             signature: hex::encode(sig.to_bytes()),
+            note: Some(sign_note(key, tenant_id, tree_size, root)),
         }
     }
 
@@ -98,6 +212,15 @@ impl Checkpoint {
         public
             .verify(&bytes, &Signature::from_bytes(&sig))
             .map_err(|_| CheckpointError::Forged)
+    }
+
+    /// Checks the signature with whichever of `keys` signed it (key rotation: old
+    /// checkpoints name the key id of the key of their time).
+    pub fn verify_with(&self, keys: &[VerifyingKey]) -> Result<(), CheckpointError> {
+        match keys.iter().find(|k| key_id(k) == self.key_id) {
+            Some(k) => self.verify(k),
+            None => Err(CheckpointError::OtherKey(self.key_id.clone())),
+        }
     }
 
     /// The root as bytes, if it is well-formed hex.
@@ -139,6 +262,33 @@ mod tests {
             Ok(public)
         );
         assert_eq!(parse_public_key("zz"), Err(CheckpointError::BadPublicKey));
+    }
+
+    #[test]
+    fn the_c2sp_note_opens_with_the_key_and_nothing_else() {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let t = Uuid::from_u128(42);
+        let at = DateTime::from_timestamp_millis(1_795_000_000_000).unwrap();
+        let cp = Checkpoint::sign(&key, t, 10, &[3u8; 32], at);
+        let note = cp.note.clone().unwrap();
+        let head = open_note(&note, &key.verifying_key()).unwrap();
+        assert_eq!(head.tree_size, 10);
+        assert_eq!(head.root, [3u8; 32]);
+        assert_eq!(head.origin, format!("stele/{t}"));
+        let forged = note.replace("\n10\n", "\n11\n");
+        assert_eq!(
+            open_note(&forged, &key.verifying_key()),
+            Err(CheckpointError::Forged)
+        );
+        let stranger = SigningKey::from_bytes(&[8u8; 32]).verifying_key();
+        assert!(matches!(
+            open_note(&note, &stranger),
+            Err(CheckpointError::OtherKey(_))
+        ));
+        assert!(matches!(
+            open_note("just text", &key.verifying_key()),
+            Err(CheckpointError::Malformed(_))
+        ));
     }
 
     /// The vector printed in docs/INTEGRITY.md.

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod canonical;
 pub mod catalog;
 pub mod checkpoint;
+pub mod clock;
 pub mod diff;
 pub mod entry;
 pub mod merkle;

@@ -213,6 +213,99 @@ pub fn verify_consistency(
     &fr == first_root && &sr == second_root && s == 0
 }
 
+/// The subtrees of the RFC 9162 tree of `size` leaves that lie inside `[lo, hi)`
+/// and are maximal there (their parent reaches outside), left to right. For the gap
+/// between two exported leaves, these are exactly the proof nodes an export carries.
+pub fn cover(lo: u64, hi: u64, size: u64) -> Vec<(u64, u64)> {
+    fn go(a: u64, b: u64, lo: u64, hi: u64, out: &mut Vec<(u64, u64)>) {
+        if b <= lo || a >= hi {
+            return;
+        }
+        if lo <= a && b <= hi {
+            out.push((a, b));
+            return;
+        }
+        let k = split(b - a);
+        go(a, a + k, lo, hi, out);
+        go(a + k, b, lo, hi, out);
+    }
+    let mut out = Vec::new();
+    if lo < hi && size > 0 {
+        go(0, size, lo, hi.min(size), &mut out);
+    }
+    out
+}
+
+/// Why leaves and proof nodes do not give a root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MultiproofError {
+    /// Neither a leaf nor a proof node covers leaves `[start, end)`.
+    Uncovered { start: u64, end: u64 },
+    /// A proof node `[start, end)` was never needed (it overlaps a leaf, or is not a
+    /// subtree of this tree).
+    Unused { start: u64, end: u64 },
+}
+
+/// The root of the tree of `size` leaves from some of its leaves (index → leaf
+/// hash) and proof nodes (`[start, end)` → subtree hash) for everything else. Every
+/// leaf is used; a proof node is only taken for a subtree holding no given leaf, and
+/// every proof node must be taken.
+pub fn root_from_parts(
+    size: u64,
+    leaves: &std::collections::BTreeMap<u64, Hash>,
+    proofs: &std::collections::HashMap<(u64, u64), Hash>,
+) -> Result<Hash, MultiproofError> {
+    fn go(
+        a: u64,
+        b: u64,
+        leaves: &std::collections::BTreeMap<u64, Hash>,
+        proofs: &std::collections::HashMap<(u64, u64), Hash>,
+        used: &mut usize,
+    ) -> Result<Hash, MultiproofError> {
+        if leaves.range(a..b).next().is_none() {
+            *used += 1;
+            return proofs
+                .get(&(a, b))
+                .copied()
+                .ok_or(MultiproofError::Uncovered { start: a, end: b });
+        }
+        if b - a == 1 {
+            return Ok(leaves[&a]);
+        }
+        let k = split(b - a);
+        let left = go(a, a + k, leaves, proofs, used)?;
+        let right = go(a + k, b, leaves, proofs, used)?;
+        Ok(node_hash(&left, &right))
+    }
+    if let Some((&i, _)) = leaves.range(size..).next() {
+        return Err(MultiproofError::Unused { start: i, end: i + 1 });
+    }
+    if size == 0 {
+        return match proofs.keys().next() {
+            Some(&(start, end)) => Err(MultiproofError::Unused { start, end }),
+            None => Ok(empty_root()),
+        };
+    }
+    let mut used = 0;
+    let root = go(0, size, leaves, proofs, &mut used)?;
+    if used != proofs.len() {
+        let needed: std::collections::HashSet<(u64, u64)> = {
+            let mut gaps = Vec::new();
+            let mut next = 0;
+            for &i in leaves.keys() {
+                gaps.extend(cover(next, i, size));
+                next = i + 1;
+            }
+            gaps.extend(cover(next, size, size));
+            gaps.into_iter().collect()
+        };
+        if let Some(&(start, end)) = proofs.keys().filter(|k| !needed.contains(k)).min() {
+            return Err(MultiproofError::Unused { start, end });
+        }
+    }
+    Ok(root)
+}
+
 /// The right edge of a growing tree: the peaks (perfect subtrees) of its leaves,
 /// largest first. Appending a leaf yields the perfect subtrees it completes, which
 /// the store keeps for proofs.
@@ -274,6 +367,50 @@ impl Frontier {
 mod tests {
     use super::*;
     use std::convert::Infallible;
+
+    /// Any subset of leaves with the cover of its gaps gives the root, for every
+    /// tree size and subset up to 24 leaves; dropping a proof node or adding a
+    /// stray one is refused.
+    #[test]
+    fn multiproofs_of_any_subset_give_the_root() {
+        use std::collections::{BTreeMap, HashMap};
+        for size in 0..=24u64 {
+            let all = leaves(size);
+            let root = root_of(&all);
+            let mut oracle = naive(&all);
+            for mask in [0u64, 1, 0b101, 0xffff_ffff, 0b1001_0110_1, 1 << 23, 0b1110_0000_0111] {
+                let chosen: BTreeMap<u64, Hash> = (0..size)
+                    .filter(|i| mask & (1 << i) != 0)
+                    .map(|i| (i, all[i as usize]))
+                    .collect();
+                let mut proofs = HashMap::new();
+                let mut next = 0;
+                let mut gaps = Vec::new();
+                for &i in chosen.keys() {
+                    gaps.extend(cover(next, i, size));
+                    next = i + 1;
+                }
+                gaps.extend(cover(next, size, size));
+                for (a, b) in gaps {
+                    proofs.insert((a, b), oracle(a, b).unwrap());
+                }
+                assert_eq!(root_from_parts(size, &chosen, &proofs), Ok(root), "size {size} mask {mask:b}");
+                if let Some(&k) = proofs.keys().next() {
+                    let mut fewer = proofs.clone();
+                    fewer.remove(&k);
+                    assert!(root_from_parts(size, &chosen, &fewer).is_err());
+                }
+                if let Some((&i, _)) = chosen.iter().next() {
+                    let mut stray = proofs.clone();
+                    stray.insert((i, i + 1), [9; 32]);
+                    assert!(matches!(
+                        root_from_parts(size, &chosen, &stray),
+                        Err(MultiproofError::Unused { .. })
+                    ));
+                }
+            }
+        }
+    }
 
     fn leaves(n: u64) -> Vec<Hash> {
         (0..n)

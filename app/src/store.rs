@@ -137,6 +137,12 @@ pub enum Mutation {
         tenant_id: Uuid,
         days: Option<u32>,
     },
+    /// Marks a purged range as audited: its `audit.purged` entry commits with it, so
+    /// a purge interrupted before its entry was written is audited when finished.
+    PurgeAudited {
+        tenant_id: Uuid,
+        from_seq: i64,
+    },
 }
 
 /// One link of a tenant's hash chain, kept even after retention purges the entry.
@@ -165,6 +171,13 @@ pub enum StoreError {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// The clock every time Stele stamps or compares comes from (tests move it).
+    fn clock(&self) -> std::sync::Arc<dyn crate::clock::Clock>;
+
+    /// The tenant's tree size: the newest seq of its chain links, which retention
+    /// never removes (0 for an empty log). Never read from the entries table.
+    async fn head(&self, tenant_id: Uuid) -> Result<u64, StoreError>;
+
     /// Creates a tenant; a taken slug is a [`StoreError::Conflict`].
     async fn create_tenant(&self, slug: &str, name: &str) -> Result<Tenant, StoreError>;
 
@@ -246,6 +259,15 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<ChainLink>, StoreError>;
 
+    /// The stored subtrees of one level with index in `from..=to`, by index.
+    async fn merkle_level(
+        &self,
+        tenant_id: Uuid,
+        level: u32,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, crate::merkle::Hash)>, StoreError>;
+
     /// Stored perfect Merkle subtrees `(level, index)` of the tenant's tree, in order.
     async fn perfect_nodes(
         &self,
@@ -268,15 +290,28 @@ pub trait Store: Send + Sync + 'static {
     /// How many days the tenant keeps content (`None`: forever).
     async fn retention_days(&self, tenant_id: Uuid) -> Result<Option<u32>, StoreError>;
 
-    /// The one deletion path (SPEC "Retention"): removes the content of the tenant's
-    /// entries recorded before `cutoff`, from the oldest end, in batches; chain links
-    /// stay. Returns the purged seq range, if any.
-    async fn purge_before(
+    /// Records the range a purge will remove: the tenant's entries recorded before
+    /// `cutoff` that no earlier range covers (contiguous from the oldest end, because
+    /// entries are recorded in seq order). Returns it, or `None` when nothing is due.
+    async fn record_purge(
         &self,
         tenant_id: Uuid,
         cutoff: DateTime<Utc>,
-        batch: u32,
     ) -> Result<Option<(i64, i64)>, StoreError>;
+
+    /// The one deletion path (SPEC "Retention"): removes the content of a recorded
+    /// range from the oldest end, in short batches, then makes the bytes
+    /// unrecoverable (search index, free pages, write-ahead log). Chain links and
+    /// Merkle subtrees stay. Deleting a range again is harmless.
+    async fn purge_range(
+        &self,
+        tenant_id: Uuid,
+        range: (i64, i64),
+        batch: u32,
+    ) -> Result<(), StoreError>;
+
+    /// Recorded ranges whose `audit.purged` entry has not been written, oldest first.
+    async fn unaudited_purges(&self, tenant_id: Uuid) -> Result<Vec<(i64, i64)>, StoreError>;
 
     /// The seq ranges retention purged, oldest first.
     async fn purged_ranges(&self, tenant_id: Uuid) -> Result<Vec<(i64, i64)>, StoreError>;

@@ -162,9 +162,15 @@ pub struct ServeArgs {
     #[arg(long, env = "STELE_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// The Ed25519 checkpoint signing key (created on first start, mode 0600).
-    /// Defaults to `signing.key` in the data directory.
+    /// Defaults to `signing.key` in the data directory; in production keep it
+    /// elsewhere (README "Keeping the signing key apart"), so that whoever holds the
+    /// data directory cannot re-sign a rewritten log.
     #[arg(long, env = "STELE_SIGNING_KEY")]
     pub signing_key: Option<PathBuf>,
+    /// Public keys (hex) of earlier signing keys, after a rotation: checkpoints they
+    /// signed keep verifying. Repeat the flag, or separate with commas.
+    #[arg(long = "previous-public-key", env = "STELE_PREVIOUS_PUBLIC_KEYS", value_delimiter = ',')]
+    pub previous_public_keys: Vec<String>,
     /// Seconds between checkpoint rounds (each tenant whose log grew is signed);
     /// 0 turns periodic signing off.
     #[arg(long, env = "STELE_CHECKPOINT_EVERY", default_value_t = 600)]
@@ -209,12 +215,17 @@ pub struct DemoArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct VerifyArgs {
-    /// The export: one entry per line (NDJSON), starting at seq 1.
+    /// The NDJSON export (docs/INTEGRITY.md "Exports"). Exports carry their own
+    /// checkpoint and proofs; older exports (plain entry lines from seq 1) need
+    /// --checkpoint.
     pub file: PathBuf,
-    /// The checkpoint (JSON, as the verification page publishes it).
+    /// A checkpoint obtained apart from the export: a checkpoint JSON, the public
+    /// verification endpoint's JSON, or a C2SP signed note. It must agree with the
+    /// export's own checkpoint of the same size.
     #[arg(long)]
-    pub checkpoint: PathBuf,
-    /// The server's public key (hex), or a file holding it; checks the signature.
+    pub checkpoint: Option<PathBuf>,
+    /// The server's public key (hex), or a file holding it; checks the signatures.
+    /// Repeat for keys from before a rotation.
     #[arg(long)]
-    pub public_key: Option<String>,
+    pub public_key: Vec<String>,
 }

@@ -4,9 +4,12 @@
 //! a formula are neutralized.
 
 use app::entry::Entry;
-use app::store::{EntryQuery, Order, Store};
+use app::store::{EntryQuery, Order, Store, StoreError};
+use app::verify::{end_line, header_line, proof_line, ExportHeader};
 use futures::stream::{self, Stream};
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use uuid::Uuid;
 
 /// Entries read per page while streaming.
 pub const PAGE: u32 = 500;
@@ -198,6 +201,126 @@ pub fn chunks(
         }
     });
     futures::StreamExt::chain(start, pages)
+}
+
+/// Where an NDJSON export stands while it streams.
+struct Ndjson {
+    store: Arc<dyn Store>,
+    signer: Arc<ed25519_dalek::SigningKey>,
+    tenant: Uuid,
+    query: EntryQuery,
+    last_seq: i64,
+    /// The checkpoint's size: proof nodes reach up to it.
+    size: u64,
+    /// The first leaf not yet covered by an entry or a proof node.
+    next_leaf: u64,
+    cursor: i64,
+    /// SHA-256 of every line written so far (each with its `\n`).
+    hasher: Sha256,
+    entries: u64,
+    header: Option<String>,
+    done: bool,
+}
+
+fn app_error(e: app::api::AppError) -> StoreError {
+    StoreError::Internal(Box::new(e))
+}
+
+impl Ndjson {
+    /// Proof lines for leaves `[self.next_leaf, upto)`.
+    async fn proofs_until(&mut self, upto: u64, out: &mut String) -> Result<(), StoreError> {
+        let ranges = app::merkle::cover(self.next_leaf, upto, self.size);
+        let hashes = app::ssr::integrity::subtree_hashes(self.store.as_ref(), self.tenant, &ranges)
+            .await
+            .map_err(app_error)?;
+        for ((a, b), h) in ranges.into_iter().zip(hashes) {
+            out.push_str(&proof_line(a, b, &h));
+        }
+        self.next_leaf = self.next_leaf.max(upto);
+        Ok(())
+    }
+
+    async fn next_chunk(&mut self) -> Result<Option<String>, StoreError> {
+        if let Some(h) = self.header.take() {
+            self.hasher.update(h.as_bytes());
+            return Ok(Some(h));
+        }
+        if self.done {
+            return Ok(None);
+        }
+        let page = if self.cursor < self.last_seq {
+            self.store
+                .list(&EntryQuery {
+                    order: Order::OldestFirst,
+                    cursor: Some(self.cursor),
+                    max_seq: Some(self.last_seq),
+                    limit: PAGE,
+                    ..self.query.clone()
+                })
+                .await?
+        } else {
+            Vec::new()
+        };
+        let mut out = String::new();
+        if page.is_empty() {
+            self.proofs_until(self.size, &mut out).await?;
+            self.hasher.update(out.as_bytes());
+            out.push_str(&end_line(
+                &self.signer,
+                self.tenant,
+                self.hasher.clone(),
+                self.entries,
+            ));
+            self.done = true;
+            return Ok(Some(out));
+        }
+        for e in &page {
+            let leaf = u64::try_from(e.seq - 1).map_err(|_| app_error(app::api::AppError::Internal))?;
+            self.proofs_until(leaf, &mut out).await?;
+            out.push_str(&ndjson_line(e));
+            self.next_leaf = leaf + 1;
+            self.entries += 1;
+        }
+        self.cursor = page.last().map_or(self.last_seq, |e| e.seq);
+        self.hasher.update(out.as_bytes());
+        Ok(Some(out))
+    }
+}
+
+/// The NDJSON export (docs/INTEGRITY.md "Exports"): the header, then entries with
+/// the proof nodes for the leaves between them, oldest first, up to `last_seq`, then
+/// the signed closing line. Any reader with the public key can check it offline.
+pub fn ndjson_chunks(
+    store: Arc<dyn Store>,
+    signer: Arc<ed25519_dalek::SigningKey>,
+    query: EntryQuery,
+    header: &ExportHeader,
+) -> impl Stream<Item = Result<String, StoreError>> + Send {
+    let state = Ndjson {
+        store,
+        signer,
+        tenant: header.tenant_id,
+        query,
+        last_seq: header.to_seq,
+        size: header.checkpoint.tree_size,
+        next_leaf: 0,
+        cursor: 0,
+        hasher: Sha256::new(),
+        entries: 0,
+        header: Some(header_line(header)),
+        done: false,
+    };
+    stream::unfold(state, |mut state| async move {
+        match state.next_chunk().await {
+            Ok(Some(chunk)) => Some((Ok(chunk), state)),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "export stream failed");
+                state.done = true;
+                Some((Err(e), state))
+            }
+        }
+    })
 }
 
 #[cfg(test)]

@@ -51,45 +51,50 @@ async fn purge(args: PurgeArgs) -> anyhow::Result<()> {
             .map_err(|_| anyhow::anyhow!("seed length"))?,
     );
     let state = app_state(store, platform.id, String::new(), throwaway);
-    let n = app::ssr::retention::purge_due(&state)
+    let report = app::ssr::retention::purge_due(&state)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("purged old content of {n} tenant(s)");
+    println!("purged old content of {} tenant(s)", report.done.len());
+    for (tenant, why) in &report.failed {
+        eprintln!("stele: purging tenant {tenant} failed: {why}");
+    }
+    anyhow::ensure!(
+        report.failed.is_empty(),
+        "{} tenant(s) could not be purged",
+        report.failed.len()
+    );
     Ok(())
 }
 
+fn read_text(path: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+}
+
 fn verify(args: VerifyArgs) -> anyhow::Result<()> {
-    let export = std::fs::read_to_string(&args.file)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
-    let checkpoint: app::checkpoint::Checkpoint = serde_json::from_str(
-        &std::fs::read_to_string(&args.checkpoint)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.checkpoint.display()))?,
-    )
-    .map_err(|e| anyhow::anyhow!("{} is not a checkpoint: {e}", args.checkpoint.display()))?;
-    let public = match &args.public_key {
-        Some(k) => {
+    let export = read_text(&args.file)?;
+    let keys = args
+        .public_key
+        .iter()
+        .map(|k| {
             let text = if std::path::Path::new(k).exists() {
-                std::fs::read_to_string(k)?
+                read_text(std::path::Path::new(k))?
             } else {
                 k.clone()
             };
-            Some(app::checkpoint::parse_public_key(&text)?)
-        }
-        None => None,
-    };
-    let report = app::verify::verify_export(export.lines(), Some(&checkpoint), public.as_ref())
+            Ok(app::checkpoint::parse_public_key(&text)?)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let external = args
+        .checkpoint
+        .as_ref()
+        .map(|path| {
+            app::verify::parse_checkpoints(&read_text(path)?, None, &keys)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        })
+        .transpose()?;
+    let report = app::verify::verify_export(export.lines(), external.as_deref(), &keys)
         .map_err(|p| anyhow::anyhow!("verification failed: {p}"))?;
-    println!(
-        "OK: {} entries verify; the first {} match the checkpoint; head {}{}",
-        report.entries,
-        checkpoint.tree_size,
-        report.head_hash,
-        if report.signature_checked {
-            "; signature valid"
-        } else {
-            "; signature NOT checked (no --public-key)"
-        }
-    );
+    println!("OK: {}", report.summary());
     Ok(())
 }
 
@@ -255,6 +260,7 @@ fn app_state(
         secure_cookies: public_url.starts_with("https://"),
         public_url,
         signer: Arc::new(signer),
+        previous_keys: Arc::default(),
     }
 }
 
@@ -276,12 +282,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .signing_key
         .clone()
         .unwrap_or_else(|| args.store.data_dir.join("signing.key"));
+    if key_path.starts_with(&args.store.data_dir) && !args.demo {
+        tracing::warn!(key = %key_path.display(),
+            "the signing key is inside the data directory: whoever copies the directory can re-sign a rewritten log; keep it apart with --signing-key (README)");
+    }
     let signer = server::signing::load_or_create(&key_path)?;
-    let state = app_state(
+    let mut state = app_state(
         store,
         platform.id,
         public_url.trim_end_matches('/').to_owned(),
         signer,
+    );
+    state.previous_keys = Arc::new(
+        args.previous_public_keys
+            .iter()
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| {
+                app::checkpoint::parse_public_key(k)
+                    .map_err(|e| anyhow::anyhow!("--previous-public-key `{k}`: {e}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?,
     );
     if args.checkpoint_every > 0 {
         let every = std::time::Duration::from_secs(args.checkpoint_every);
@@ -292,8 +312,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             loop {
                 tick.tick().await;
                 match app::ssr::integrity::sign_changed(&job).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(tenants = n, "signed checkpoints"),
+                    Ok(r) if r.done.is_empty() && r.failed.is_empty() => {}
+                    Ok(r) => tracing::info!(
+                        signed = r.done.len(),
+                        failed = r.failed.len(),
+                        "checkpoint round done"
+                    ),
                     Err(e) => tracing::error!(error = %e, "checkpoint round failed"),
                 }
             }
@@ -314,7 +338,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 let wait = (next - now).to_std().unwrap_or_default();
                 tokio::time::sleep(wait).await;
                 match app::ssr::retention::purge_due(&job).await {
-                    Ok(n) => tracing::info!(tenants = n, "daily retention purge done"),
+                    Ok(r) => tracing::info!(
+                        purged = r.done.len(),
+                        failed = r.failed.len(),
+                        "daily retention purge done"
+                    ),
                     Err(e) => tracing::error!(error = %e, "daily retention purge failed"),
                 }
             }

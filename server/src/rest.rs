@@ -71,6 +71,7 @@ impl From<AppError> for ApiError {
             AppError::NotFound(_) => "not_found",
             AppError::BadRequest(_) => "bad_request",
             AppError::TooManyRequests(_) => "too_many_requests",
+            AppError::Conflict(_) => "conflict",
             AppError::Internal | AppError::Transport(_) => "internal",
         };
         ApiError::new(e.status(), code, e.to_string())
@@ -345,7 +346,7 @@ async fn ingest_request(state: &AppState, req: Request) -> Result<Response, ApiE
         instances: &instances,
         key_actor: &key_actor,
         request_context: &context,
-        now: chrono::Utc::now(),
+        now: state.now(),
     };
     let mut results = Vec::with_capacity(events.len());
     let mut valid = Vec::new();
@@ -711,13 +712,19 @@ pub async fn export_events(
             ..EntryQuery::default()
         };
         let (rows, _) = state.store.count(&query, u64::MAX - 1).await?;
-        let now = chrono::Utc::now();
+        let now = state.now();
         let name = format!(
             "audit-logs-{}-{}.{}",
             tenant.slug,
             now.format("%Y%m%dT%H%M%SZ"),
             format.extension()
         );
+        let header = match format {
+            crate::export::Format::Ndjson => Some(
+                export_header(&state, &tenant, &filter, last_seq, &actor, &context).await?,
+            ),
+            crate::export::Format::Csv => None,
+        };
         let audit = app::entry::NewEntry::new(
             app::catalog::EventType::AuditExported,
             actor,
@@ -732,12 +739,20 @@ pub async fn export_events(
         .meta("file", serde_json::json!(name))
         .context(context);
         state.store.append(tenant.id, vec![audit]).await?;
-        let body = Body::from_stream(crate::export::chunks(
-            state.store.clone(),
-            query,
-            last_seq,
-            format,
-        ));
+        let body = match header {
+            Some(header) => Body::from_stream(crate::export::ndjson_chunks(
+                state.store.clone(),
+                state.signer.clone(),
+                query,
+                &header,
+            )),
+            None => Body::from_stream(crate::export::chunks(
+                state.store.clone(),
+                query,
+                last_seq,
+                format,
+            )),
+        };
         Ok::<_, ApiError>(
             (
                 [
@@ -756,6 +771,65 @@ pub async fn export_events(
         )
     };
     result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The header of an NDJSON export up to `last_seq`: the window after what retention
+/// purged, and a checkpoint covering `last_seq` (signed now, audited, if no
+/// checkpoint by the current key covers it yet).
+async fn export_header(
+    state: &AppState,
+    tenant: &app::entry::Tenant,
+    filter: &FeedFilter,
+    last_seq: i64,
+    actor: &Actor,
+    context: &Context,
+) -> Result<app::verify::ExportHeader, ApiError> {
+    let purged = state.store.purged_ranges(tenant.id).await?;
+    let from_seq = purged.iter().map(|r| r.1).max().unwrap_or(0) + 1;
+    let covering = state
+        .store
+        .checkpoints(tenant.id)
+        .await?
+        .into_iter()
+        .filter(|c| {
+            i64::try_from(c.tree_size).unwrap_or(i64::MAX) >= last_seq
+                && c.verify(&state.signer.verifying_key()).is_ok()
+        })
+        .min_by_key(|c| c.tree_size);
+    let checkpoint = match covering {
+        Some(cp) => cp,
+        None => {
+            app::ssr::integrity::sign_checkpoint(state, tenant.id, actor.clone(), context.clone())
+                .await?
+        }
+    };
+    let prev_link = if from_seq > 1 {
+        state
+            .store
+            .chain_links(tenant.id, from_seq - 2, 1)
+            .await?
+            .into_iter()
+            .next()
+            .map(|l| app::verify::LinkOut {
+                seq: l.seq,
+                hash: l.hash,
+            })
+    } else {
+        None
+    };
+    Ok(app::verify::ExportHeader {
+        stele_export: app::verify::EXPORT_VERSION,
+        tenant_id: tenant.id,
+        tenant_slug: tenant.slug.clone(),
+        exported_at: app::canonical::format_time(&state.now()),
+        filtered: *filter != FeedFilter::default(),
+        filters: serde_json::to_value(filter).unwrap_or_default(),
+        from_seq,
+        to_seq: last_seq,
+        purged_ranges: purged,
+        checkpoint,
+        prev_link,
+    })
 }
 
 // ---- public verification ---------------------------------------------------------

@@ -10,7 +10,7 @@ use crate::auth::{require, Permission, Role, Scope};
 use crate::catalog::EventType;
 use crate::entry::NewEntry;
 use crate::store::{ApiKeyRecord, Mutation, UserRecord};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -117,7 +117,7 @@ pub async fn create_user(email: String, name: String, role: Role) -> Result<Crea
         user: user.clone(),
         set_password: Some((
             token_hash(&token),
-            Utc::now() + Duration::hours(SET_PASSWORD_HOURS),
+            state.now() + Duration::hours(SET_PASSWORD_HOURS),
         )),
     };
     state.store.commit(tenant, mutation, vec![entry]).await?;
@@ -305,7 +305,7 @@ pub async fn issue_api_key(
         name: name.to_owned(),
         prefix: secret[..12].to_owned(),
         scopes: scopes.to_vec(),
-        created_at: Utc::now(),
+        created_at: state.now(),
         revoked: false,
     };
     let actor = session.map_or_else(crate::entry::Actor::system, Session::actor);

@@ -41,18 +41,26 @@ async fn with_subtrees<T>(
     .map_err(|()| AppError::Internal)
 }
 
-/// The number of entries in the tenant's chain (its tree size).
+/// The number of entries in the tenant's chain (its tree size), from the chain
+/// links, which retention never removes.
 pub async fn tree_size(store: &dyn Store, tenant: Uuid) -> Result<u64, AppError> {
-    let newest = store
-        .list(&EntryQuery {
-            tenant_id: Some(tenant),
-            limit: 1,
-            ..EntryQuery::default()
-        })
-        .await?;
-    Ok(newest
-        .first()
-        .map_or(0, |e| u64::try_from(e.seq).unwrap_or(0)))
+    Ok(store.head(tenant).await?)
+}
+
+/// The hashes of the subtrees `[start, end)` of the tenant's tree, from the stored
+/// perfect subtrees (an export's proof nodes).
+pub async fn subtree_hashes(
+    store: &dyn Store,
+    tenant: Uuid,
+    ranges: &[(u64, u64)],
+) -> Result<Vec<Hash>, AppError> {
+    if ranges.is_empty() {
+        return Ok(Vec::new());
+    }
+    with_subtrees(store, tenant, |h| {
+        ranges.iter().map(|&(a, b)| h(a, b)).collect()
+    })
+    .await
 }
 
 pub async fn root_at(store: &dyn Store, tenant: Uuid, size: u64) -> Result<Hash, AppError> {
@@ -86,8 +94,161 @@ pub async fn consistency_proof(
     .await
 }
 
+/// Where the stored subtrees disagree with what the entry digests give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeProblem {
+    pub level: u32,
+    pub index: u64,
+    pub missing: bool,
+}
+
+impl NodeProblem {
+    /// The seq whose append completed this subtree.
+    pub fn seq(&self) -> i64 {
+        i64::try_from((self.index + 1) << self.level).unwrap_or(i64::MAX)
+    }
+
+    pub fn describe(&self) -> String {
+        let first = (self.index << self.level) + 1;
+        let last = (self.index + 1) << self.level;
+        if self.missing {
+            format!(
+                "merkle node missing: the subtree of seq {first}–{last} (level {}, index {}) is not stored",
+                self.level, self.index
+            )
+        } else {
+            format!(
+                "merkle node corrupted: the stored subtree of seq {first}–{last} (level {}, index {}) differs from the entry digests",
+                self.level, self.index
+            )
+        }
+    }
+}
+
+/// Compares subtrees recomputed from digests, `(level, index, hash)` as
+/// [`Frontier::push`] yields them, with the stored ones: the first that differs or
+/// is missing, in seq order.
+pub async fn check_stored_nodes(
+    store: &dyn Store,
+    tenant: Uuid,
+    computed: &[(u32, u64, Hash)],
+) -> Result<Option<NodeProblem>, AppError> {
+    let mut by_level: std::collections::BTreeMap<u32, Vec<(u64, Hash)>> = Default::default();
+    for &(level, idx, hash) in computed {
+        by_level.entry(level).or_default().push((idx, hash));
+    }
+    let mut first: Option<NodeProblem> = None;
+    for (level, nodes) in by_level {
+        let (lo, hi) = (nodes[0].0, nodes[nodes.len() - 1].0);
+        let stored: HashMap<u64, Hash> = store
+            .merkle_level(tenant, level, lo, hi)
+            .await?
+            .into_iter()
+            .collect();
+        for (index, hash) in nodes {
+            let problem = match stored.get(&index) {
+                Some(h) if *h == hash => continue,
+                Some(_) => NodeProblem {
+                    level,
+                    index,
+                    missing: false,
+                },
+                None => NodeProblem {
+                    level,
+                    index,
+                    missing: true,
+                },
+            };
+            if first.as_ref().is_none_or(|f| problem.seq() < f.seq()) {
+                first = Some(problem);
+            }
+            break;
+        }
+    }
+    Ok(first)
+}
+
+/// The Merkle root of the tenant's first `size` entries, computed without trusting
+/// the stored subtrees: from the newest checkpoint at or below `size` whose
+/// signature verifies and whose stored subtrees reproduce its signed root, extended
+/// with the entry digests of the chain links after it. Every subtree it recomputes
+/// is compared with the stored one; any disagreement refuses (nothing is signed).
+pub async fn verified_root(
+    state: &AppState,
+    tenant: Uuid,
+    size: u64,
+) -> Result<Hash, AppError> {
+    let store = state.store.as_ref();
+    let keys = state.trusted_keys();
+    let mut checkpoints = store.checkpoints(tenant).await?;
+    checkpoints.retain(|c| c.tree_size <= size && c.verify_with(&keys).is_ok());
+    checkpoints.sort_by_key(|c| std::cmp::Reverse(c.tree_size));
+    let mut frontier = Frontier::default();
+    if let Some(cp) = checkpoints.first() {
+        let positions = Frontier::peak_positions(cp.tree_size);
+        let peaks = store.perfect_nodes(tenant, &positions).await?;
+        let stored = Frontier {
+            size: cp.tree_size,
+            peaks: positions
+                .iter()
+                .map(|p| p.0)
+                .zip(peaks)
+                .collect(),
+        };
+        if Some(stored.root()) != cp.root() {
+            tracing::error!(%tenant, size = cp.tree_size, "stored Merkle subtrees disagree with a signed checkpoint");
+            return Err(AppError::Conflict(format!(
+                "refused to sign: the stored Merkle subtrees no longer give the root of the checkpoint of {} entries; run Verify integrity",
+                cp.tree_size
+            )));
+        }
+        frontier = stored;
+    }
+    const PAGE: u32 = 1000;
+    while frontier.size < size {
+        let after = i64::try_from(frontier.size).map_err(|_| AppError::Internal)?;
+        let links = store.chain_links(tenant, after, PAGE).await?;
+        if links.is_empty() {
+            return Err(AppError::Conflict(format!(
+                "refused to sign: the chain links end at seq {after}, before {size}"
+            )));
+        }
+        let mut computed = Vec::new();
+        for link in links.iter().take_while(|l| l.seq <= i64::try_from(size).unwrap_or(i64::MAX)) {
+            if link.seq != i64::try_from(frontier.size + 1).unwrap_or(0) {
+                return Err(AppError::Conflict(format!(
+                    "refused to sign: the chain links jump to seq {} after {}",
+                    link.seq, frontier.size
+                )));
+            }
+            let digest = decode_digest(&link.entry_digest)?;
+            computed.extend(frontier.push(leaf_hash(&digest)));
+        }
+        if let Some(problem) = check_stored_nodes(store, tenant, &computed).await? {
+            tracing::error!(%tenant, what = %problem.describe(), "refused to sign a checkpoint");
+            return Err(AppError::Conflict(format!(
+                "refused to sign: {}; run Verify integrity",
+                problem.describe()
+            )));
+        }
+    }
+    Ok(frontier.root())
+}
+
+fn decode_digest(hex_digest: &str) -> Result<Hash, AppError> {
+    hex::decode(hex_digest)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            tracing::error!(digest = hex_digest, "unreadable entry digest in a chain link");
+            AppError::Internal
+        })
+}
+
 /// Signs the tenant's current tree head and records it with an
-/// `audit.checkpoint_signed` entry, in one transaction.
+/// `audit.checkpoint_signed` entry, in one transaction. The root is the one the
+/// entry digests give ([`verified_root`]); the head may have grown meanwhile, which
+/// is fine: a checkpoint is a statement about the first `tree_size` entries.
 pub async fn sign_checkpoint(
     state: &AppState,
     tenant: Uuid,
@@ -95,8 +256,8 @@ pub async fn sign_checkpoint(
     context: Context,
 ) -> Result<Checkpoint, AppError> {
     let size = tree_size(state.store.as_ref(), tenant).await?;
-    let root = root_at(state.store.as_ref(), tenant, size).await?;
-    let cp = Checkpoint::sign(&state.signer, tenant, size, &root, chrono::Utc::now());
+    let root = verified_root(state, tenant, size).await?;
+    let cp = Checkpoint::sign(&state.signer, tenant, size, &root, state.now());
     let entry = NewEntry::new(
         EventType::AuditCheckpointSigned,
         actor,
@@ -113,19 +274,45 @@ pub async fn sign_checkpoint(
     Ok(cp)
 }
 
+/// What one round of a background job did, tenant by tenant: one tenant's failure is
+/// logged and reported, and the others are still served.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RoundReport {
+    pub done: Vec<Uuid>,
+    pub failed: Vec<(Uuid, String)>,
+}
+
 /// Signs every tenant whose log grew since its last checkpoint (the periodic job).
-pub async fn sign_changed(state: &AppState) -> Result<usize, AppError> {
-    let mut signed = 0;
+pub async fn sign_changed(state: &AppState) -> Result<RoundReport, AppError> {
+    let mut report = RoundReport::default();
     for tenant in state.store.tenants().await? {
-        let size = tree_size(state.store.as_ref(), tenant.id).await?;
-        let last = state.store.checkpoints(tenant.id).await?;
-        let covered = last.first().map_or(0, |c| c.tree_size);
-        if size > covered {
-            sign_checkpoint(state, tenant.id, Actor::system(), Context::default()).await?;
-            signed += 1;
+        let outcome = async {
+            let size = tree_size(state.store.as_ref(), tenant.id).await?;
+            let covered = state
+                .store
+                .checkpoints(tenant.id)
+                .await?
+                .iter()
+                .map(|c| c.tree_size)
+                .max()
+                .unwrap_or(0);
+            if size > covered {
+                sign_checkpoint(state, tenant.id, Actor::system(), Context::default()).await?;
+                return Ok::<_, AppError>(true);
+            }
+            Ok(false)
+        }
+        .await;
+        match outcome {
+            Ok(true) => report.done.push(tenant.id),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(tenant = %tenant.slug, error = %e, "signing a checkpoint failed");
+                report.failed.push((tenant.id, e.to_string()));
+            }
         }
     }
-    Ok(signed)
+    Ok(report)
 }
 
 fn broken(entries: u64, seq: i64, reason: String) -> VerifyReport {
@@ -141,17 +328,91 @@ fn broken(entries: u64, seq: i64, reason: String) -> VerifyReport {
     }
 }
 
-/// Walks the tenant's whole log: every entry against its digest and chain link, the
-/// chain from genesis, and every checkpoint's root and signature. Reports OK or the
-/// first broken seq and why.
+/// A tree head the log claims somewhere: a checkpoint row, or an
+/// `audit.checkpoint_signed` entry's metadata.
+struct Claim {
+    size: u64,
+    root: String,
+    /// Where it is claimed, for the report.
+    source: String,
+}
+
+/// The `audit.checkpoint_signed` entries still readable (purged ones are gone), as
+/// `(seq, tree_size, root_hash)`.
+async fn signed_in_log(store: &dyn Store, tenant: Uuid) -> Result<Vec<(i64, u64, String)>, AppError> {
+    let mut out = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let page = store
+            .list(&EntryQuery {
+                tenant_id: Some(tenant),
+                filter: crate::api::FeedFilter {
+                    event_type: Some(EventType::AuditCheckpointSigned),
+                    ..Default::default()
+                },
+                order: Order::OldestFirst,
+                cursor: Some(cursor),
+                limit: 1000,
+                ..EntryQuery::default()
+            })
+            .await?;
+        let Some(last) = page.last() else { break };
+        cursor = last.seq;
+        for e in &page {
+            let size = e.metadata.get("tree_size").and_then(serde_json::Value::as_u64);
+            let root = e.metadata.get("root_hash").and_then(serde_json::Value::as_str);
+            if let (Some(size), Some(root)) = (size, root) {
+                out.push((e.seq, size, root.to_owned()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Walks the tenant's whole log and trusts nothing stored: every entry against its
+/// digest and chain link, the chain from genesis, the Merkle tree recomputed from the
+/// digests and compared with every stored subtree, every checkpoint (signature and
+/// root), and the log's own `audit.checkpoint_signed` entries against the checkpoint
+/// rows. Reports OK or the first broken seq and why.
 pub async fn verify_log(
     store: &dyn Store,
     tenant: Uuid,
-    public: &ed25519_dalek::VerifyingKey,
+    keys: &[ed25519_dalek::VerifyingKey],
 ) -> Result<VerifyReport, AppError> {
     let mut checkpoints = store.checkpoints(tenant).await?;
     checkpoints.sort_by_key(|c| c.tree_size);
-    let mut next_checkpoint = 0;
+    let mut claims: Vec<Claim> = Vec::new();
+    for cp in &checkpoints {
+        if let Err(e) = cp.verify_with(keys) {
+            let seq = i64::try_from(cp.tree_size).unwrap_or(i64::MAX);
+            return Ok(broken(0, seq, format!("checkpoint signature invalid: {e}")));
+        }
+        claims.push(Claim {
+            size: cp.tree_size,
+            root: cp.root_hash.clone(),
+            source: format!("the checkpoint of {} entries signed {}", cp.tree_size, cp.signed_at),
+        });
+    }
+    // What the log itself says was signed must still be in the checkpoint table: a
+    // deleted row is how a rewritten log would hide its old roots.
+    let mut missing_rows = Vec::new();
+    for (seq, size, root) in signed_in_log(store, tenant).await? {
+        if !checkpoints.iter().any(|c| c.tree_size == size && c.root_hash == root) {
+            missing_rows.push((
+                seq,
+                format!(
+                    "checkpoint missing: entry {seq} records a signed checkpoint of {size} entries (root {root}) that the checkpoints table does not hold"
+                ),
+            ));
+        }
+        claims.push(Claim {
+            size,
+            root,
+            source: format!("the checkpoint of {size} entries recorded by entry {seq}"),
+        });
+    }
+    claims.sort_by_key(|c| c.size);
+    let mut next_claim = 0;
     let mut prev = GENESIS_HASH;
     let mut frontier = Frontier::default();
     let mut expected = 1i64;
@@ -180,10 +441,16 @@ pub async fn verify_log(
             break;
         }
         let by_seq: HashMap<i64, _> = entries.iter().map(|e| (e.seq, e)).collect();
+        let mut computed = Vec::with_capacity(links.len() * 2);
+        let mut page_problem: Option<VerifyReport> = None;
         for link in &links {
             let at = frontier.size;
+            if let Some((_, why)) = missing_rows.iter().find(|(s, _)| *s == link.seq) {
+                page_problem = Some(broken(at, link.seq, why.clone()));
+                break;
+            }
             if link.seq != expected {
-                return Ok(broken(
+                page_problem = Some(broken(
                     at,
                     expected,
                     format!(
@@ -192,6 +459,7 @@ pub async fn verify_log(
                         link.seq
                     ),
                 ));
+                break;
             }
             let digest = match by_seq.get(&link.seq) {
                 Some(entry) => {
@@ -199,90 +467,92 @@ pub async fn verify_log(
                     if hex::encode(digest) != entry.entry_digest
                         || entry.entry_digest != link.entry_digest
                     {
-                        return Ok(broken(
+                        page_problem = Some(broken(
                             at,
                             link.seq,
                             "content changed: the entry no longer matches the digest in its chain link"
                                 .to_owned(),
                         ));
+                        break;
                     }
                     if entry.hash != link.hash || entry.prev_hash != hex::encode(prev) {
-                        return Ok(broken(
+                        page_problem = Some(broken(
                             at,
                             link.seq,
                             "hash mismatch: the entry's chain fields differ from its link"
                                 .to_owned(),
                         ));
+                        break;
                     }
                     digest
                 }
                 // Retention removed this content: the link alone carries the chain.
                 None if purged.iter().any(|(a, b)| (*a..=*b).contains(&link.seq)) => {
                     purged_count += 1;
-                    hex::decode(&link.entry_digest)
-                        .ok()
-                        .and_then(|b| b.try_into().ok())
-                        .ok_or(AppError::Internal)?
+                    decode_digest(&link.entry_digest)?
                 }
                 None => {
-                    return Ok(broken(
+                    page_problem = Some(broken(
                         at,
                         link.seq,
                         "entry missing: its chain link exists but its content is gone".to_owned(),
-                    ))
+                    ));
+                    break;
                 }
             };
             let hash = chain_hash(&prev, &digest);
             if hex::encode(hash) != link.hash {
-                return Ok(broken(
+                page_problem = Some(broken(
                     at,
                     link.seq,
                     "hash mismatch: the chain hash does not follow from the previous link"
                         .to_owned(),
                 ));
+                break;
             }
             prev = hash;
-            frontier.push(leaf_hash(&digest));
-            while let Some(cp) = checkpoints
-                .get(next_checkpoint)
-                .filter(|c| c.tree_size <= frontier.size)
-            {
-                if let Err(e) = cp.verify(public) {
-                    return Ok(broken(
-                        frontier.size,
-                        link.seq,
-                        format!("checkpoint signature invalid: {e}"),
-                    ));
-                }
-                if cp.tree_size == frontier.size && cp.root() != Some(frontier.root()) {
-                    return Ok(broken(
+            computed.extend(frontier.push(leaf_hash(&digest)));
+            while let Some(claim) = claims.get(next_claim).filter(|c| c.size <= frontier.size) {
+                if claim.size == frontier.size && claim.root != hex::encode(frontier.root()) {
+                    page_problem = Some(broken(
                         frontier.size,
                         link.seq,
                         format!(
-                            "checkpoint mismatch: the checkpoint of {} entries signed {} has another root",
-                            cp.tree_size, cp.signed_at
+                            "checkpoint mismatch: {} has another root than the entry digests give",
+                            claim.source
                         ),
                     ));
+                    break;
                 }
-                next_checkpoint += 1;
+                next_claim += 1;
+            }
+            if page_problem.is_some() {
+                break;
             }
             expected += 1;
         }
-    }
-    if let Some(cp) = checkpoints.get(next_checkpoint) {
-        if let Err(e) = cp.verify(public) {
-            return Ok(broken(
-                frontier.size,
-                expected,
-                format!("checkpoint signature invalid: {e}"),
-            ));
+        // A stored subtree that differs from the digests comes before any later
+        // problem of the same page.
+        if let Some(node) = check_stored_nodes(store, tenant, &computed).await? {
+            if page_problem
+                .as_ref()
+                .is_none_or(|p| p.broken_seq.is_some_and(|s| node.seq() <= s))
+            {
+                let at = u64::try_from(node.seq() - 1).unwrap_or(0);
+                return Ok(broken(at, node.seq(), node.describe()));
+            }
         }
+        if let Some(problem) = page_problem {
+            return Ok(problem);
+        }
+    }
+    if let Some(claim) = claims.get(next_claim) {
         return Ok(broken(
             frontier.size,
             expected,
             format!(
-                "truncated: the checkpoint signed {} covers {} entries, the log holds {}",
-                cp.signed_at, cp.tree_size, frontier.size
+                "truncated: {} covers {} entries, the log holds {}",
+                claim.source, claim.size, frontier.size
             ),
         ));
     }
@@ -290,7 +560,7 @@ pub async fn verify_log(
         ok: true,
         entries: frontier.size,
         head_hash: (frontier.size > 0).then(|| hex::encode(prev)),
-        checkpoints_checked: next_checkpoint,
+        checkpoints_checked: checkpoints.len(),
         broken_seq: None,
         reason: None,
         purged: purged_count,
@@ -316,12 +586,7 @@ async fn own_tenant(
 pub async fn verify_integrity(tenant: Option<String>) -> Result<VerifyReport, AppError> {
     let state = state()?;
     let (_, tenant) = own_tenant(&state, tenant).await?;
-    verify_log(
-        state.store.as_ref(),
-        tenant.id,
-        &state.signer.verifying_key(),
-    )
-    .await
+    verify_log(state.store.as_ref(), tenant.id, &state.trusted_keys()).await
 }
 
 pub async fn sign_now(tenant: Option<String>) -> Result<IntegrityInfo, AppError> {

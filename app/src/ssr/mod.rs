@@ -29,6 +29,23 @@ pub struct AppState {
     pub public_url: String,
     /// The Ed25519 key that signs checkpoints.
     pub signer: Arc<ed25519_dalek::SigningKey>,
+    /// Public keys that signed earlier checkpoints (key rotation): verification
+    /// accepts a checkpoint signed by the current key or by one of these.
+    pub previous_keys: Arc<Vec<ed25519_dalek::VerifyingKey>>,
+}
+
+impl AppState {
+    /// Now, by the store's clock (tests move it).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.store.clock().now()
+    }
+
+    /// The current signing key's public half, then the previous ones.
+    pub fn trusted_keys(&self) -> Vec<ed25519_dalek::VerifyingKey> {
+        let mut keys = vec![self.signer.verifying_key()];
+        keys.extend(self.previous_keys.iter().copied());
+        keys
+    }
 }
 
 impl From<StoreError> for AppError {

@@ -19,12 +19,52 @@ use uuid::Uuid;
 pub const CHOICES: [Option<u32>; 4] = [Some(30), Some(90), Some(365), None];
 /// Entries deleted per short transaction.
 pub const PURGE_BATCH: u32 = 500;
+/// The largest "older than" a manual purge takes (100 years).
+pub const MAX_MANUAL_DAYS: u32 = 36_500;
 
 fn label(days: Option<u32>) -> String {
     days.map_or_else(|| "unlimited".to_owned(), |d| format!("{d} days"))
 }
 
-/// Purges the tenant's content recorded before `cutoff` and audits it.
+/// Deletes a recorded range's content, then appends its `audit.purged` entry
+/// together with the mark that it was audited (one transaction).
+async fn finish_purge(
+    state: &AppState,
+    tenant: Uuid,
+    (from, to): (i64, i64),
+    actor: Actor,
+    context: Context,
+    why: &str,
+) -> Result<(), AppError> {
+    state.store.purge_range(tenant, (from, to), PURGE_BATCH).await?;
+    let count = to - from + 1;
+    let entry = NewEntry::new(
+        EventType::AuditPurged,
+        actor,
+        format!("Purged the content of {count} entries (seq {from}–{to}): {why}"),
+    )
+    .meta("from_seq", json!(from))
+    .meta("to_seq", json!(to))
+    .meta("count", json!(count))
+    .meta("reason", json!(why))
+    .context(context);
+    state
+        .store
+        .commit(
+            tenant,
+            Mutation::PurgeAudited {
+                tenant_id: tenant,
+                from_seq: from,
+            },
+            vec![entry],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Purges the tenant's content recorded before `cutoff` and audits it. A range an
+/// interrupted purge recorded but did not finish (or did not audit) is finished and
+/// audited first. Returns the new range, if any.
 pub async fn purge_tenant(
     state: &AppState,
     tenant: Uuid,
@@ -33,57 +73,60 @@ pub async fn purge_tenant(
     context: Context,
     why: &str,
 ) -> Result<Option<(i64, i64)>, AppError> {
-    let Some((from, to)) = state
-        .store
-        .purge_before(tenant, cutoff, PURGE_BATCH)
-        .await?
-    else {
+    for range in state.store.unaudited_purges(tenant).await? {
+        finish_purge(
+            state,
+            tenant,
+            range,
+            Actor::system(),
+            Context::default(),
+            "finishing a purge that was interrupted",
+        )
+        .await?;
+    }
+    let Some(range) = state.store.record_purge(tenant, cutoff).await? else {
         return Ok(None);
     };
-    let count = to - from + 1;
-    let entry = NewEntry::new(
-        EventType::AuditPurged,
-        actor,
-        format!(
-            "Purged the content of {count} entries (seq {from}–{to}) recorded before {}",
-            cutoff.format("%Y-%m-%d %H:%M UTC")
-        ),
-    )
-    .meta("from_seq", json!(from))
-    .meta("to_seq", json!(to))
-    .meta("count", json!(count))
-    .meta("cutoff", json!(crate::canonical::format_time(&cutoff)))
-    .meta("reason", json!(why))
-    .context(context);
-    state.store.append(tenant, vec![entry]).await?;
-    Ok(Some((from, to)))
+    let why = format!(
+        "{why}: recorded before {}",
+        cutoff.format("%Y-%m-%d %H:%M UTC")
+    );
+    finish_purge(state, tenant, range, actor, context, &why).await?;
+    Ok(Some(range))
 }
 
 /// The daily purge: every tenant with a retention period loses the content older
-/// than it. Returns how many tenants were purged.
-pub async fn purge_due(state: &AppState) -> Result<usize, AppError> {
-    let mut purged = 0;
+/// than it. Each tenant is purged on its own: a failure is logged and reported, and
+/// the other tenants are still purged.
+pub async fn purge_due(state: &AppState) -> Result<super::integrity::RoundReport, AppError> {
+    let mut report = super::integrity::RoundReport::default();
     for tenant in state.store.tenants().await? {
-        let Some(days) = state.store.retention_days(tenant.id).await? else {
-            continue;
-        };
-        let cutoff = Utc::now() - Duration::days(i64::from(days));
-        let why = format!("retention of {days} days");
-        if purge_tenant(
-            state,
-            tenant.id,
-            cutoff,
-            Actor::system(),
-            Context::default(),
-            &why,
-        )
-        .await?
-        .is_some()
-        {
-            purged += 1;
+        let outcome = async {
+            let Some(days) = state.store.retention_days(tenant.id).await? else {
+                return Ok(None);
+            };
+            let cutoff = state.now() - Duration::days(i64::from(days));
+            purge_tenant(
+                state,
+                tenant.id,
+                cutoff,
+                Actor::system(),
+                Context::default(),
+                &format!("retention of {days} days"),
+            )
+            .await
+        }
+        .await;
+        match outcome {
+            Ok(Some(_)) => report.done.push(tenant.id),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(tenant = %tenant.slug, error = %e, "retention purge failed for this tenant");
+                report.failed.push((tenant.id, e.to_string()));
+            }
         }
     }
-    Ok(purged)
+    Ok(report)
 }
 
 pub async fn retention_setting() -> Result<Option<u32>, AppError> {
@@ -159,12 +202,12 @@ pub async fn manual_purge(
             t.slug
         )));
     }
-    if older_than_days == 0 {
-        return Err(AppError::BadRequest(
-            "older than must be at least 1 day".to_owned(),
-        ));
+    if older_than_days == 0 || older_than_days > MAX_MANUAL_DAYS {
+        return Err(AppError::BadRequest(format!(
+            "older than must be between 1 and {MAX_MANUAL_DAYS} days"
+        )));
     }
-    let cutoff = Utc::now() - Duration::days(i64::from(older_than_days));
+    let cutoff = state.now() - Duration::days(i64::from(older_than_days));
     let range = purge_tenant(
         &state,
         t.id,

@@ -11,7 +11,7 @@ use crate::store::{Mutation, UserRecord};
 use axum::http::header::{COOKIE, SET_COOKIE, USER_AGENT};
 use axum::http::request::Parts;
 use axum::http::HeaderValue;
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 use serde_json::json;
@@ -141,7 +141,7 @@ pub async fn current_with(
     let Some(session) = state.store.session(&id_hash).await? else {
         return Ok(None);
     };
-    if session.revoked || session.expires_at <= Utc::now() {
+    if session.revoked || session.expires_at <= state.now() {
         return Ok(None);
     }
     let Some(user) = state.store.user_by_id(session.user_id).await? else {
@@ -260,7 +260,7 @@ pub async fn login(email: String, password: String) -> Result<Me, AppError> {
             Mutation::CreateSession {
                 id_hash,
                 user_id: caller.user_id,
-                expires_at: Utc::now() + Duration::hours(SESSION_HOURS),
+                expires_at: state.now() + Duration::hours(SESSION_HOURS),
             },
             vec![entry],
         )

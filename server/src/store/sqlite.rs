@@ -24,7 +24,9 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
+use app::clock::{Clock, SystemClock};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 use uuid::Uuid;
@@ -33,6 +35,7 @@ pub struct SqliteStore {
     pool: SqlitePool,
     write_lock: Mutex<()>,
     dense_range: i64,
+    clock: Arc<dyn Clock>,
 }
 
 const ENTRY_COLUMNS: &str = "id, tenant_id, seq, recorded_at, occurred_at, event_type, \
@@ -44,12 +47,19 @@ impl SqliteStore {
     /// Opens the database at `url` (`sqlite://path`), creating the file if needed,
     /// and applies the migrations.
     pub async fn open(url: &str) -> Result<Self, sqlx::Error> {
+        Self::open_with_clock(url, Arc::new(SystemClock)).await
+    }
+
+    /// Opens the store with the clock it stamps and compares times with.
+    pub async fn open_with_clock(url: &str, clock: Arc<dyn Clock>) -> Result<Self, sqlx::Error> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // Purged means gone: deleted content is overwritten, not left in free pages.
+            .pragma("secure_delete", "ON");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
@@ -62,6 +72,7 @@ impl SqliteStore {
             pool,
             write_lock: Mutex::new(()),
             dense_range: DENSE_RANGE,
+            clock,
         })
     }
 
@@ -75,6 +86,10 @@ impl SqliteStore {
     /// The pool, for tests that play the attacker with raw SQL.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now().timestamp_millis()
     }
 }
 
@@ -438,6 +453,30 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    async fn head(&self, tenant_id: Uuid) -> Result<u64, StoreError> {
+        let seq: Option<i64> =
+            sqlx::query_scalar("SELECT max(seq) FROM chain_links WHERE tenant_id = ?")
+                .bind(tenant_id.to_string())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(internal)?;
+        u64::try_from(seq.unwrap_or(0)).map_err(|_| corrupt("chain head"))
+    }
+
+    async fn merkle_level(
+        &self,
+        tenant_id: Uuid,
+        level: u32,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, app::merkle::Hash)>, StoreError> {
+        super::sqlite_integrity::level(&self.pool, tenant_id, level, from, to).await
+    }
+
     async fn create_tenant(&self, slug: &str, name: &str) -> Result<Tenant, StoreError> {
         let tenant = Tenant {
             id: Uuid::now_v7(),
@@ -451,7 +490,7 @@ impl Store for SqliteStore {
         .bind(tenant.id.to_string())
         .bind(&tenant.slug)
         .bind(&tenant.name)
-        .bind(Utc::now().timestamp_millis())
+        .bind(self.now_ms())
         .bind(app::ssr::secrets::random_token())
         .execute(&self.pool)
         .await
@@ -510,10 +549,13 @@ impl Store for SqliteStore {
         else {
             return Err(StoreError::NotFound("tenant".to_owned()));
         };
-        super::sqlite_accounts::apply(&mut tx, &mutation).await?;
+        let now = self.clock.now();
+        super::sqlite_accounts::apply(&mut tx, &mutation, now.timestamp_millis()).await?;
         let redactor = Redactor::new(&extra_sensitive);
+        // The head comes from the chain links, which retention never removes: a
+        // tenant whose every entry was purged still continues its chain.
         let head = sqlx::query(
-            "SELECT seq, hash FROM entries WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1",
+            "SELECT seq, hash FROM chain_links WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1",
         )
         .bind(tenant_id.to_string())
         .fetch_optional(&mut *tx)
@@ -527,7 +569,6 @@ impl Store for SqliteStore {
                 (seq, decode_hash(&hash)?)
             }
         };
-        let now = Utc::now();
         let mut frontier = super::sqlite_integrity::frontier(
             &mut tx,
             tenant_id,
@@ -595,7 +636,7 @@ impl Store for SqliteStore {
              WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
         )
         .bind(token_hash)
-        .bind(Utc::now().timestamp_millis())
+        .bind(self.now_ms())
         .fetch_optional(&self.pool)
         .await
         .map_err(internal)?;
@@ -778,20 +819,26 @@ impl Store for SqliteStore {
         Ok(days.and_then(|d| u32::try_from(d).ok()))
     }
 
-    async fn purge_before(
+    async fn record_purge(
         &self,
         tenant_id: Uuid,
         cutoff: DateTime<Utc>,
-        batch: u32,
     ) -> Result<Option<(i64, i64)>, StoreError> {
-        super::sqlite_retention::purge_before(
-            &self.pool,
-            &self.write_lock,
-            tenant_id,
-            cutoff,
-            batch,
-        )
-        .await
+        let _writer = self.write_lock.lock().await;
+        super::sqlite_retention::record(&self.pool, tenant_id, cutoff, self.now_ms()).await
+    }
+
+    async fn purge_range(
+        &self,
+        tenant_id: Uuid,
+        range: (i64, i64),
+        batch: u32,
+    ) -> Result<(), StoreError> {
+        super::sqlite_retention::delete_range(&self.pool, tenant_id, range, batch).await
+    }
+
+    async fn unaudited_purges(&self, tenant_id: Uuid) -> Result<Vec<(i64, i64)>, StoreError> {
+        super::sqlite_retention::unaudited(&self.pool, tenant_id).await
     }
 
     async fn purged_ranges(&self, tenant_id: Uuid) -> Result<Vec<(i64, i64)>, StoreError> {

@@ -6,7 +6,6 @@ use super::sqlite::{corrupt, from_millis};
 use app::auth::Role;
 use app::entry::InstanceRef;
 use app::store::{ApiKeyRecord, InstanceRecord, Mutation, SessionRecord, StoreError, UserRecord};
-use chrono::Utc;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{Row, SqliteConnection};
 use std::str::FromStr;
@@ -212,8 +211,11 @@ fn one_row(result: sqlx::sqlite::SqliteQueryResult, what: &str) -> Result<(), St
 }
 
 /// Applies one account mutation inside the caller's transaction.
-pub async fn apply(conn: &mut SqliteConnection, mutation: &Mutation) -> Result<(), StoreError> {
-    let now = Utc::now().timestamp_millis();
+pub async fn apply(
+    conn: &mut SqliteConnection,
+    mutation: &Mutation,
+    now: i64,
+) -> Result<(), StoreError> {
     match mutation {
         Mutation::None => {}
         Mutation::CreateSession {
@@ -403,6 +405,14 @@ pub async fn apply(conn: &mut SqliteConnection, mutation: &Mutation) -> Result<(
                 .await
                 .map_err(internal)?;
             one_row(done, "tenant")?;
+        }
+        Mutation::PurgeAudited { tenant_id, from_seq } => {
+            sqlx::query("INSERT INTO purge_audits (tenant_id, from_seq) VALUES (?, ?)")
+                .bind(tenant_id.to_string())
+                .bind(from_seq)
+                .execute(conn)
+                .await
+                .map_err(internal)?;
         }
         Mutation::AddCheckpoint(cp) => {
             super::sqlite_integrity::insert_checkpoint(conn, cp).await?;

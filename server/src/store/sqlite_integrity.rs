@@ -153,6 +153,36 @@ pub async fn backfill(pool: &SqlitePool) -> Result<(), StoreError> {
     Ok(())
 }
 
+pub async fn level(
+    pool: &SqlitePool,
+    tenant_id: Uuid,
+    level: u32,
+    from: u64,
+    to: u64,
+) -> Result<Vec<(u64, Hash)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT idx, hash FROM merkle_nodes WHERE tenant_id = ? AND level = ? \
+         AND idx BETWEEN ? AND ? ORDER BY idx",
+    )
+    .bind(tenant_id.to_string())
+    .bind(i64::from(level))
+    .bind(i64::try_from(from).map_err(internal)?)
+    .bind(i64::try_from(to).map_err(internal)?)
+    .fetch_all(pool)
+    .await
+    .map_err(internal)?;
+    rows.iter()
+        .map(|r| {
+            let idx: i64 = r.try_get("idx").map_err(internal)?;
+            let hash: Vec<u8> = r.try_get("hash").map_err(internal)?;
+            Ok((
+                u64::try_from(idx).map_err(|_| corrupt("merkle node index"))?,
+                to_hash(&hash)?,
+            ))
+        })
+        .collect()
+}
+
 pub async fn perfect_nodes(
     pool: &SqlitePool,
     tenant_id: Uuid,
@@ -197,13 +227,16 @@ pub async fn chain_links(
         .collect()
 }
 
+/// Records a checkpoint. Two signers racing on the same head within the same
+/// millisecond produce the very same checkpoint (Ed25519 is deterministic): the
+/// second insert is then a no-op, not an error.
 pub async fn insert_checkpoint(
     conn: &mut SqliteConnection,
     cp: &Checkpoint,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO checkpoints (tenant_id, tree_size, root_hash, signed_at, key_id, signature) \
-         VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO checkpoints (tenant_id, tree_size, root_hash, signed_at, key_id, signature, note) \
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
     )
     .bind(cp.tenant_id.to_string())
     .bind(i64::try_from(cp.tree_size).map_err(internal)?)
@@ -211,6 +244,7 @@ pub async fn insert_checkpoint(
     .bind(cp.signed_at.timestamp_millis())
     .bind(&cp.key_id)
     .bind(&cp.signature)
+    .bind(&cp.note)
     .execute(conn)
     .await
     .map_err(internal)?;
@@ -222,7 +256,7 @@ pub async fn checkpoints(
     tenant_id: Uuid,
 ) -> Result<Vec<Checkpoint>, StoreError> {
     let rows = sqlx::query(
-        "SELECT tree_size, root_hash, signed_at, key_id, signature FROM checkpoints \
+        "SELECT tree_size, root_hash, signed_at, key_id, signature, note FROM checkpoints \
          WHERE tenant_id = ? ORDER BY signed_at DESC, tree_size DESC",
     )
     .bind(tenant_id.to_string())
@@ -239,6 +273,7 @@ pub async fn checkpoints(
                 signed_at: super::sqlite::from_millis(r.try_get("signed_at").map_err(internal)?)?,
                 key_id: r.try_get("key_id").map_err(internal)?,
                 signature: r.try_get("signature").map_err(internal)?,
+                note: r.try_get("note").map_err(internal)?,
             })
         })
         .collect()

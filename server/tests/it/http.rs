@@ -65,6 +65,7 @@ impl TestApp {
             secure_cookies: false,
             public_url: ORIGIN.to_owned(),
             signer: Arc::new(ed25519_dalek::SigningKey::from_bytes(&[42u8; 32])),
+            previous_keys: Arc::default(),
         };
         TestApp {
             dir,

@@ -37,6 +37,7 @@ async fn scene() -> Scene {
         secure_cookies: false,
         public_url: "http://stele.test".into(),
         signer: Arc::new(ed25519_dalek::SigningKey::from_bytes(&[5u8; 32])),
+        previous_keys: Arc::default(),
     };
     let cp = sign_checkpoint(
         &state,
@@ -69,7 +70,7 @@ impl Scene {
         verify_log(
             self.sqlite.as_ref(),
             self.tenant,
-            &self.state.signer.verifying_key(),
+            &[self.state.signer.verifying_key()],
         )
         .await
         .unwrap()
@@ -170,7 +171,8 @@ async fn truncating_the_newest_rows_is_caught_by_the_signed_checkpoint() {
     }
     s.sql("DELETE FROM entries WHERE seq > 15").await;
     s.sql("DELETE FROM chain_links WHERE seq > 15").await;
-    s.sql("DELETE FROM merkle_nodes").await;
+    // A careful attacker also removes the subtrees the missing entries completed.
+    s.sql("DELETE FROM merkle_nodes WHERE ((idx + 1) << level) > 15").await;
     // Without the checkpoint the shorter chain would look whole; with it, it cannot.
     s.expect_broken(16, "truncated").await;
 }
@@ -191,37 +193,44 @@ async fn a_forged_checkpoint_signature_is_found() {
 
 #[tokio::test]
 async fn the_offline_verifier_checks_an_export_against_the_checkpoint() {
+    // An export of the first version: plain entry lines from seq 1.
     let s = scene().await;
     let cp = s.checkpoint().await;
-    let public = s.state.signer.verifying_key();
+    let keys = [s.state.signer.verifying_key()];
+    let cps = [cp.clone()];
     let lines = s.export().await;
-    let ok = app::verify::verify_export(lines.iter().map(String::as_str), Some(&cp), Some(&public))
+    let signed = &lines[..20];
+    let ok = app::verify::verify_export(signed.iter().map(String::as_str), Some(&cps), &keys)
         .unwrap();
-    assert_eq!((ok.entries, ok.signature_checked), (21, true));
+    assert_eq!((ok.entries, ok.signature_checked), (20, true));
 
-    let mut changed = lines.clone();
+    // Line 21 (the checkpoint's own audit entry) lies after the signed size: nothing
+    // vouches for it, so the verifier refuses it instead of trusting the chain alone.
+    let problem = app::verify::verify_export(lines.iter().map(String::as_str), Some(&cps), &keys)
+        .unwrap_err();
+    assert_eq!((problem.line, problem.seq), (21, 21));
+    assert!(problem.reason.starts_with("outside the signature"), "{problem}");
+
+    let mut changed = signed.to_vec();
     changed[6] = changed[6].replace("Updated extension 7", "Updated extension 8");
     let problem =
-        app::verify::verify_export(changed.iter().map(String::as_str), Some(&cp), Some(&public))
+        app::verify::verify_export(changed.iter().map(String::as_str), Some(&cps), &keys)
             .unwrap_err();
     assert_eq!((problem.line, problem.seq), (7, 7));
     assert!(problem.reason.starts_with("content changed"), "{problem}");
 
     let truncated = &lines[..12];
-    let problem = app::verify::verify_export(
-        truncated.iter().map(String::as_str),
-        Some(&cp),
-        Some(&public),
-    )
-    .unwrap_err();
+    let problem =
+        app::verify::verify_export(truncated.iter().map(String::as_str), Some(&cps), &keys)
+            .unwrap_err();
     assert!(problem.reason.starts_with("truncated"), "{problem}");
 
     let mut forged = cp.clone();
     forged.tree_size = 12;
     let problem = app::verify::verify_export(
         lines.iter().map(String::as_str),
-        Some(&forged),
-        Some(&public),
+        Some(&[forged]),
+        &keys,
     )
     .unwrap_err();
     assert!(problem.reason.contains("forged"), "{problem}");
@@ -307,7 +316,9 @@ async fn stele_verify_exits_zero_on_a_good_export_and_names_the_first_problem() 
     let export = dir.path().join("export.ndjson");
     let checkpoint = dir.path().join("checkpoint.json");
     let key = dir.path().join("public.key");
-    let lines = s.export().await;
+    let all = s.export().await;
+    // The entries the checkpoint covers (an export of the first version).
+    let lines = all[..20].to_vec();
     std::fs::write(&export, lines.join("\n")).unwrap();
     std::fs::write(
         &checkpoint,
@@ -332,7 +343,14 @@ async fn stele_verify_exits_zero_on_a_good_export_and_names_the_first_problem() 
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("signature valid"));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("signatures valid"));
+
+    // A line after the signed size is refused: nothing vouches for it.
+    std::fs::write(&export, all.join("\n")).unwrap();
+    let tail = run();
+    assert!(!tail.status.success());
+    let err = String::from_utf8_lossy(&tail.stderr);
+    assert!(err.contains("line 21 (seq 21): outside the signature"), "{err}");
 
     let mut tampered = lines.clone();
     tampered[2] = tampered[2].replace("Updated extension 3", "Updated extension 4");

@@ -7,6 +7,8 @@ mod integrity;
 mod store;
 
 use app::catalog::EventType;
+use app::clock::ManualClock;
+use std::sync::Arc;
 use app::entry::{Actor, NewEntry, Tenant};
 use app::store::Store;
 use server::store::SqliteStore;
@@ -16,6 +18,22 @@ use tempfile::TempDir;
 pub async fn fresh_store() -> (TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&url(&dir)).await.unwrap();
+    (dir, store)
+}
+
+/// A clock standing at a fixed day (not today), for tests that age things.
+pub fn clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::at(
+        chrono::DateTime::parse_from_rfc3339("2026-03-01T12:00:00Z")
+            .unwrap()
+            .into(),
+    ))
+}
+
+/// A fresh database file whose store reads time from `clock`.
+pub async fn fresh_store_with(clock: Arc<ManualClock>) -> (TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_with_clock(&url(&dir), clock).await.unwrap();
     (dir, store)
 }
 

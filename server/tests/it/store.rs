@@ -547,7 +547,8 @@ async fn every_filter_and_the_search_select_exactly_the_matching_entries() {
 
 #[tokio::test]
 async fn purge_removes_old_content_from_the_oldest_end_only_and_nothing_else_can_delete() {
-    let (_dir, store) = fresh_store().await;
+    let clock = super::clock();
+    let (_dir, store) = super::fresh_store_with(clock.clone()).await;
     let t = tenant(&store, "acme").await;
     for n in 0..5 {
         store
@@ -559,21 +560,23 @@ async fn purge_removes_old_content_from_the_oldest_end_only_and_nothing_else_can
             )
             .await
             .unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        clock.advance(chrono::Duration::minutes(1));
     }
     let all = all_entries(&store, t.id).await;
     assert_eq!(all.len(), 50);
     // Everything recorded before the fourth batch is older than the cutoff.
     let cutoff = all[30].recorded_at;
-    let range = store.purge_before(t.id, cutoff, 7).await.unwrap();
+    let range = store.record_purge(t.id, cutoff).await.unwrap();
     assert_eq!(range, Some((1, 30)));
+    assert_eq!(store.unaudited_purges(t.id).await.unwrap(), vec![(1, 30)]);
+    store.purge_range(t.id, (1, 30), 7).await.unwrap();
     let left = all_entries(&store, t.id).await;
     assert_eq!(left.first().map(|e| e.seq), Some(31));
     assert_eq!(left.len(), 20);
     // The links stay, whole.
     assert_eq!(store.chain_links(t.id, 0, 1000).await.unwrap().len(), 50);
     // Nothing newer than the cutoff goes, and a second run finds nothing new.
-    assert_eq!(store.purge_before(t.id, cutoff, 7).await.unwrap(), None);
+    assert_eq!(store.record_purge(t.id, cutoff).await.unwrap(), None);
     assert_eq!(store.purged_ranges(t.id).await.unwrap(), vec![(1, 30)]);
     // Outside a recorded range, DELETE is still refused.
     let refused = sqlx::query("DELETE FROM entries WHERE seq = 40")
