@@ -117,7 +117,9 @@ pub fn open_note(note: &str, public: &VerifyingKey) -> Result<NoteHead, Checkpoi
         if name != origin || sig.len() != 68 || sig[..4] != want_id {
             continue; // another signer's line: ignored, as the spec says
         }
-        let bytes: [u8; 64] = sig[4..].try_into().map_err(|_| CheckpointError::BadSignature)?;
+        let bytes: [u8; 64] = sig[4..]
+            .try_into()
+            .map_err(|_| CheckpointError::BadSignature)?;
         public
             .verify(text.as_bytes(), &Signature::from_bytes(&bytes))
             .map_err(|_| CheckpointError::Forged)?;

@@ -278,7 +278,10 @@ pub fn root_from_parts(
         Ok(node_hash(&left, &right))
     }
     if let Some((&i, _)) = leaves.range(size..).next() {
-        return Err(MultiproofError::Unused { start: i, end: i + 1 });
+        return Err(MultiproofError::Unused {
+            start: i,
+            end: i + 1,
+        });
     }
     if size == 0 {
         return match proofs.keys().next() {
@@ -378,7 +381,15 @@ mod tests {
             let all = leaves(size);
             let root = root_of(&all);
             let mut oracle = naive(&all);
-            for mask in [0u64, 1, 0b101, 0xffff_ffff, 0b1001_0110_1, 1 << 23, 0b1110_0000_0111] {
+            for mask in [
+                0u64,
+                1,
+                0b101,
+                0xffff_ffff,
+                0b1001_0110_1,
+                1 << 23,
+                0b1110_0000_0111,
+            ] {
                 let chosen: BTreeMap<u64, Hash> = (0..size)
                     .filter(|i| mask & (1 << i) != 0)
                     .map(|i| (i, all[i as usize]))
@@ -394,7 +405,11 @@ mod tests {
                 for (a, b) in gaps {
                     proofs.insert((a, b), oracle(a, b).unwrap());
                 }
-                assert_eq!(root_from_parts(size, &chosen, &proofs), Ok(root), "size {size} mask {mask:b}");
+                assert_eq!(
+                    root_from_parts(size, &chosen, &proofs),
+                    Ok(root),
+                    "size {size} mask {mask:b}"
+                );
                 if let Some(&k) = proofs.keys().next() {
                     let mut fewer = proofs.clone();
                     fewer.remove(&k);

@@ -282,7 +282,11 @@ pub fn verify_export<'a>(
         let cp = external
             .and_then(|c| c.iter().max_by_key(|c| c.tree_size))
             .ok_or_else(|| {
-                problem(0, 0, "this export has no header: give the checkpoint to check it against")
+                problem(
+                    0,
+                    0,
+                    "this export has no header: give the checkpoint to check it against",
+                )
             })?;
         verify_v1(lines, cp, keys)
     }
@@ -303,14 +307,19 @@ fn verify_v2<'a>(
     keys: &[VerifyingKey],
 ) -> Result<ExportReport, Problem> {
     let mut running = Sha256::new();
-    let (_, first) = lines.next().ok_or_else(|| problem(0, 0, "the export is empty"))?;
+    let (_, first) = lines
+        .next()
+        .ok_or_else(|| problem(0, 0, "the export is empty"))?;
     let header: ExportHeader = serde_json::from_str(first)
         .map_err(|e| problem(1, 0, format!("not an export header: {e}")))?;
     if header.stele_export != EXPORT_VERSION {
         return Err(problem(
             1,
             0,
-            format!("export version {} is not known to this verifier", header.stele_export),
+            format!(
+                "export version {} is not known to this verifier",
+                header.stele_export
+            ),
         ));
     }
     running.update(first.as_bytes());
@@ -336,10 +345,8 @@ fn verify_v2<'a>(
     }
     let mut leaves: BTreeMap<u64, Hash> = BTreeMap::new();
     let mut proofs: HashMap<(u64, u64), Hash> = HashMap::new();
-    let mut prev: Option<(i64, String)> = header
-        .prev_link
-        .as_ref()
-        .map(|l| (l.seq, l.hash.clone()));
+    let mut prev: Option<(i64, String)> =
+        header.prev_link.as_ref().map(|l| (l.seq, l.hash.clone()));
     let mut entries = 0u64;
     let mut first_seq = None;
     let mut last_seq: Option<i64> = None;
@@ -389,13 +396,21 @@ fn verify_v2<'a>(
             ));
         }
         if last_seq.is_some_and(|l| entry.seq <= l) {
-            return Err(problem(line_no, entry.seq, "out of order or repeated: seq must grow"));
+            return Err(problem(
+                line_no,
+                entry.seq,
+                "out of order or repeated: seq must grow",
+            ));
         }
         let expected_next = last_seq.map_or(header.from_seq, |l| l + 1);
         if entry.seq != expected_next {
             contiguous = false;
         }
-        let digest = check_entry(line_no, &entry, prev.as_ref().map(|(s, h)| (*s, h.as_str())))?;
+        let digest = check_entry(
+            line_no,
+            &entry,
+            prev.as_ref().map(|(s, h)| (*s, h.as_str())),
+        )?;
         leaves.insert(
             u64::try_from(entry.seq - 1).map_err(|_| problem(line_no, entry.seq, "seq below 1"))?,
             leaf_hash(&digest),
@@ -416,7 +431,10 @@ fn verify_v2<'a>(
         return Err(problem(
             end_no,
             0,
-            format!("the closing line counts {} entries, the file holds {entries}", end.entries),
+            format!(
+                "the closing line counts {} entries, the file holds {entries}",
+                end.entries
+            ),
         ));
     }
     let sha = hex::encode(running.finalize());
@@ -431,7 +449,16 @@ fn verify_v2<'a>(
         let key = keys
             .iter()
             .find(|k| key_id(k) == end.key_id)
-            .ok_or_else(|| problem(end_no, 0, format!("the export was signed by key {}, not by a given public key", end.key_id)))?;
+            .ok_or_else(|| {
+                problem(
+                    end_no,
+                    0,
+                    format!(
+                        "the export was signed by key {}, not by a given public key",
+                        end.key_id
+                    ),
+                )
+            })?;
         let sig: [u8; 64] = hex::decode(&end.signature)
             .ok()
             .and_then(|b| b.try_into().ok())
@@ -440,7 +467,13 @@ fn verify_v2<'a>(
             &end_signed_bytes(header.tenant_id, &end.sha256, end.entries),
             &Signature::from_bytes(&sig),
         )
-        .map_err(|_| problem(end_no, 0, "the closing signature does not verify: the export was forged or altered"))?;
+        .map_err(|_| {
+            problem(
+                end_no,
+                0,
+                "the closing signature does not verify: the export was forged or altered",
+            )
+        })?;
     }
     let root = root_from_parts(size, &leaves, &proofs).map_err(|e| match e {
         MultiproofError::Uncovered { start, end } => problem(
@@ -454,7 +487,10 @@ fn verify_v2<'a>(
         MultiproofError::Unused { start, end } => problem(
             0,
             i64::try_from(start + 1).unwrap_or(0),
-            format!("a proof node for seq {}–{end} that this tree has no place for", start + 1),
+            format!(
+                "a proof node for seq {}–{end} that this tree has no place for",
+                start + 1
+            ),
         ),
     })?;
     if cp.root() != Some(root) {
@@ -523,9 +559,17 @@ fn verify_v1<'a>(
             ));
         }
         if entry.seq == 1 && entry.prev_hash != hex::encode(crate::canonical::GENESIS_HASH) {
-            return Err(problem(line_no, 1, "hash mismatch: seq 1 does not start from genesis"));
+            return Err(problem(
+                line_no,
+                1,
+                "hash mismatch: seq 1 does not start from genesis",
+            ));
         }
-        let digest = check_entry(line_no, &entry, prev.as_ref().map(|(s, h)| (*s, h.as_str())))?;
+        let digest = check_entry(
+            line_no,
+            &entry,
+            prev.as_ref().map(|(s, h)| (*s, h.as_str())),
+        )?;
         frontier.push(leaf_hash(&digest));
         prev = Some((entry.seq, entry.hash.clone()));
     }

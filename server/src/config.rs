@@ -169,7 +169,11 @@ pub struct ServeArgs {
     pub signing_key: Option<PathBuf>,
     /// Public keys (hex) of earlier signing keys, after a rotation: checkpoints they
     /// signed keep verifying. Repeat the flag, or separate with commas.
-    #[arg(long = "previous-public-key", env = "STELE_PREVIOUS_PUBLIC_KEYS", value_delimiter = ',')]
+    #[arg(
+        long = "previous-public-key",
+        env = "STELE_PREVIOUS_PUBLIC_KEYS",
+        value_delimiter = ','
+    )]
     pub previous_public_keys: Vec<String>,
     /// Seconds between checkpoint rounds (each tenant whose log grew is signed);
     /// 0 turns periodic signing off.

@@ -275,7 +275,8 @@ impl Ndjson {
             return Ok(Some(out));
         }
         for e in &page {
-            let leaf = u64::try_from(e.seq - 1).map_err(|_| app_error(app::api::AppError::Internal))?;
+            let leaf =
+                u64::try_from(e.seq - 1).map_err(|_| app_error(app::api::AppError::Internal))?;
             self.proofs_until(leaf, &mut out).await?;
             out.push_str(&ndjson_line(e));
             self.next_leaf = leaf + 1;

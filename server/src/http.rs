@@ -35,6 +35,7 @@ pub fn router(state: AppState, dist: &Path) -> Router {
         .route("/api/v1/openapi.json", get(crate::rest::openapi))
         .route("/api/v1/public-key", get(crate::rest::public_key))
         .route("/api/v1/verify/{token}", get(crate::rest::verification))
+        .route("/api/v1/verify/{token}/checkpoint", get(crate::rest::note_checkpoint))
         .route("/api/v1/verify/{token}/inclusion", get(crate::rest::inclusion))
         .route("/api/v1/verify/{token}/consistency", get(crate::rest::consistency))
         .route(

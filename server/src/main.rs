@@ -67,7 +67,8 @@ async fn purge(args: PurgeArgs) -> anyhow::Result<()> {
 }
 
 fn read_text(path: &std::path::Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+    std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
 }
 
 fn verify(args: VerifyArgs) -> anyhow::Result<()> {

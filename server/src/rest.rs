@@ -720,9 +720,9 @@ pub async fn export_events(
             format.extension()
         );
         let header = match format {
-            crate::export::Format::Ndjson => Some(
-                export_header(&state, &tenant, &filter, last_seq, &actor, &context).await?,
-            ),
+            crate::export::Format::Ndjson => {
+                Some(export_header(&state, &tenant, &filter, last_seq, &actor, &context).await?)
+            }
             crate::export::Format::Csv => None,
         };
         let audit = app::entry::NewEntry::new(
@@ -847,7 +847,11 @@ pub struct VerificationOut {
     pub tenant_slug: String,
     pub tenant_name: String,
     pub public_key: String,
-    /// Newest first. Each signs `stele-checkpoint/v1` bytes (docs/INTEGRITY.md).
+    /// The C2SP signed-note verifier key of this tenant's checkpoints
+    /// (`stele/<tenant id>+<key id>+<base64 key>`).
+    pub note_verifier_key: String,
+    /// Newest first. Each signs `stele-checkpoint/v1` bytes (docs/INTEGRITY.md), and
+    /// carries the same tree head as a C2SP signed note in `note`.
     #[schema(value_type = Vec<Object>)]
     pub checkpoints: Vec<app::checkpoint::Checkpoint>,
 }
@@ -915,6 +919,10 @@ pub async fn verification(
         let tenant = app::ssr::integrity::tenant_of_token(state.store.as_ref(), &token).await?;
         Ok::<_, ApiError>(Json(VerificationOut {
             public_key: hex::encode(state.signer.verifying_key().as_bytes()),
+            note_verifier_key: app::checkpoint::note_verifier_key(
+                &app::checkpoint::note_origin(tenant.id),
+                &state.signer.verifying_key(),
+            ),
             checkpoints: state.store.checkpoints(tenant.id).await?,
             tenant_slug: tenant.slug,
             tenant_name: tenant.name,
@@ -923,6 +931,47 @@ pub async fn verification(
     result
         .await
         .map_or_else(IntoResponse::into_response, IntoResponse::into_response)
+}
+
+/// The tenant's newest checkpoint as a C2SP tlog-checkpoint in a C2SP signed note
+/// (`text/plain`), for transparency-log tooling.
+#[utoipa::path(get, path = "/api/v1/verify/{token}/checkpoint", tag = "verification",
+    params(("token" = String, Path, description = "The tenant's verification token")),
+    responses((status = 200, description = "The signed note", content_type = "text/plain"),
+        (status = 404, body = ErrorBody)))]
+pub async fn note_checkpoint(
+    State(state): State<AppState>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+) -> Response {
+    let result = async {
+        let tenant = app::ssr::integrity::tenant_of_token(state.store.as_ref(), &token).await?;
+        let note = state
+            .store
+            .checkpoints(tenant.id)
+            .await?
+            .into_iter()
+            .filter_map(|c| c.note.map(|n| (c.tree_size, c.signed_at, n)))
+            .max_by_key(|(size, at, _)| (*size, *at))
+            .map(|(_, _, n)| n)
+            .ok_or_else(|| {
+                ApiError::new(
+                    404,
+                    "not_found",
+                    "no checkpoint has been signed as a note yet",
+                )
+            })?;
+        Ok::<_, ApiError>(
+            (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    "text/plain; charset=utf-8",
+                )],
+                note,
+            )
+                .into_response(),
+        )
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// The inclusion proof of entry `seq` in the tree of `tree_size` entries (default:
@@ -1036,7 +1085,7 @@ impl Modify for BearerKey {
         description = "Producer systems post audit events; SIEM pipelines read them by seq. \
 Limits: 1 MiB and 1,000 events per request, 64 KiB per event, JSON nesting depth 32."
     ),
-    paths(post_events, get_events, export_events, public_key, verification, inclusion, consistency),
+    paths(post_events, get_events, export_events, public_key, verification, note_checkpoint, inclusion, consistency),
     components(schemas(
         BatchIn, EventIn, ActorIn, InstanceIn, TargetIn, ChangeDoc, ContextDoc,
         IngestResponse, EventResult, FieldError, EventsPage, EntryDoc, ErrorBody, ErrorDetail,

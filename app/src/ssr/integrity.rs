@@ -173,11 +173,7 @@ pub async fn check_stored_nodes(
 /// signature verifies and whose stored subtrees reproduce its signed root, extended
 /// with the entry digests of the chain links after it. Every subtree it recomputes
 /// is compared with the stored one; any disagreement refuses (nothing is signed).
-pub async fn verified_root(
-    state: &AppState,
-    tenant: Uuid,
-    size: u64,
-) -> Result<Hash, AppError> {
+pub async fn verified_root(state: &AppState, tenant: Uuid, size: u64) -> Result<Hash, AppError> {
     let store = state.store.as_ref();
     let keys = state.trusted_keys();
     let mut checkpoints = store.checkpoints(tenant).await?;
@@ -189,11 +185,7 @@ pub async fn verified_root(
         let peaks = store.perfect_nodes(tenant, &positions).await?;
         let stored = Frontier {
             size: cp.tree_size,
-            peaks: positions
-                .iter()
-                .map(|p| p.0)
-                .zip(peaks)
-                .collect(),
+            peaks: positions.iter().map(|p| p.0).zip(peaks).collect(),
         };
         if Some(stored.root()) != cp.root() {
             tracing::error!(%tenant, size = cp.tree_size, "stored Merkle subtrees disagree with a signed checkpoint");
@@ -214,7 +206,10 @@ pub async fn verified_root(
             )));
         }
         let mut computed = Vec::new();
-        for link in links.iter().take_while(|l| l.seq <= i64::try_from(size).unwrap_or(i64::MAX)) {
+        for link in links
+            .iter()
+            .take_while(|l| l.seq <= i64::try_from(size).unwrap_or(i64::MAX))
+        {
             if link.seq != i64::try_from(frontier.size + 1).unwrap_or(0) {
                 return Err(AppError::Conflict(format!(
                     "refused to sign: the chain links jump to seq {} after {}",
@@ -240,7 +235,10 @@ fn decode_digest(hex_digest: &str) -> Result<Hash, AppError> {
         .ok()
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| {
-            tracing::error!(digest = hex_digest, "unreadable entry digest in a chain link");
+            tracing::error!(
+                digest = hex_digest,
+                "unreadable entry digest in a chain link"
+            );
             AppError::Internal
         })
 }
@@ -339,7 +337,10 @@ struct Claim {
 
 /// The `audit.checkpoint_signed` entries still readable (purged ones are gone), as
 /// `(seq, tree_size, root_hash)`.
-async fn signed_in_log(store: &dyn Store, tenant: Uuid) -> Result<Vec<(i64, u64, String)>, AppError> {
+async fn signed_in_log(
+    store: &dyn Store,
+    tenant: Uuid,
+) -> Result<Vec<(i64, u64, String)>, AppError> {
     let mut out = Vec::new();
     let mut cursor = 0;
     loop {
@@ -359,8 +360,14 @@ async fn signed_in_log(store: &dyn Store, tenant: Uuid) -> Result<Vec<(i64, u64,
         let Some(last) = page.last() else { break };
         cursor = last.seq;
         for e in &page {
-            let size = e.metadata.get("tree_size").and_then(serde_json::Value::as_u64);
-            let root = e.metadata.get("root_hash").and_then(serde_json::Value::as_str);
+            let size = e
+                .metadata
+                .get("tree_size")
+                .and_then(serde_json::Value::as_u64);
+            let root = e
+                .metadata
+                .get("root_hash")
+                .and_then(serde_json::Value::as_str);
             if let (Some(size), Some(root)) = (size, root) {
                 out.push((e.seq, size, root.to_owned()));
             }
@@ -390,14 +397,20 @@ pub async fn verify_log(
         claims.push(Claim {
             size: cp.tree_size,
             root: cp.root_hash.clone(),
-            source: format!("the checkpoint of {} entries signed {}", cp.tree_size, cp.signed_at),
+            source: format!(
+                "the checkpoint of {} entries signed {}",
+                cp.tree_size, cp.signed_at
+            ),
         });
     }
     // What the log itself says was signed must still be in the checkpoint table: a
     // deleted row is how a rewritten log would hide its old roots.
     let mut missing_rows = Vec::new();
     for (seq, size, root) in signed_in_log(store, tenant).await? {
-        if !checkpoints.iter().any(|c| c.tree_size == size && c.root_hash == root) {
+        if !checkpoints
+            .iter()
+            .any(|c| c.tree_size == size && c.root_hash == root)
+        {
             missing_rows.push((
                 seq,
                 format!(

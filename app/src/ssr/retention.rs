@@ -36,7 +36,10 @@ async fn finish_purge(
     context: Context,
     why: &str,
 ) -> Result<(), AppError> {
-    state.store.purge_range(tenant, (from, to), PURGE_BATCH).await?;
+    state
+        .store
+        .purge_range(tenant, (from, to), PURGE_BATCH)
+        .await?;
     let count = to - from + 1;
     let entry = NewEntry::new(
         EventType::AuditPurged,
@@ -64,7 +67,8 @@ async fn finish_purge(
 
 /// Purges the tenant's content recorded before `cutoff` and audits it. A range an
 /// interrupted purge recorded but did not finish (or did not audit) is finished and
-/// audited first. Returns the new range, if any.
+/// audited first. Returns the seq range purged now, all of it (ranges are
+/// contiguous from the oldest end), if any.
 pub async fn purge_tenant(
     state: &AppState,
     tenant: Uuid,
@@ -73,6 +77,10 @@ pub async fn purge_tenant(
     context: Context,
     why: &str,
 ) -> Result<Option<(i64, i64)>, AppError> {
+    let mut done: Option<(i64, i64)> = None;
+    let mut widen = |(a, b): (i64, i64)| {
+        done = Some(done.map_or((a, b), |(x, y)| (x.min(a), y.max(b))));
+    };
     for range in state.store.unaudited_purges(tenant).await? {
         finish_purge(
             state,
@@ -83,16 +91,17 @@ pub async fn purge_tenant(
             "finishing a purge that was interrupted",
         )
         .await?;
+        widen(range);
     }
-    let Some(range) = state.store.record_purge(tenant, cutoff).await? else {
-        return Ok(None);
-    };
-    let why = format!(
-        "{why}: recorded before {}",
-        cutoff.format("%Y-%m-%d %H:%M UTC")
-    );
-    finish_purge(state, tenant, range, actor, context, &why).await?;
-    Ok(Some(range))
+    if let Some(range) = state.store.record_purge(tenant, cutoff).await? {
+        let why = format!(
+            "{why}: recorded before {}",
+            cutoff.format("%Y-%m-%d %H:%M UTC")
+        );
+        finish_purge(state, tenant, range, actor, context, &why).await?;
+        widen(range);
+    }
+    Ok(done)
 }
 
 /// The daily purge: every tenant with a retention period loses the content older

@@ -143,7 +143,9 @@ fn Published(tenant: String, public_key: String, checkpoints: Vec<Checkpoint>) -
             }
         });
         let result = match parse_public_key(&key.get_value()) {
-            _ if published.is_empty() => Err("no published checkpoint covers this export yet".to_owned()),
+            _ if published.is_empty() => {
+                Err("no published checkpoint covers this export yet".to_owned())
+            }
             Err(e) => Err(e.to_string()),
             Ok(public) => crate::verify::verify_export(lines, Some(&published), &[public])
                 .map(|r| format!("OK: {}", r.summary()))

@@ -9,6 +9,7 @@ use super::internal;
 use app::api::FeedFilter;
 use app::catalog::EventType;
 use app::checkpoint::Checkpoint;
+use app::clock::{Clock, SystemClock};
 use app::diff::Redactor;
 use app::entry::{
     Actor, ActorKind, Appended, Change, Context, Entry, InstanceRef, NewEntry, Target, Tenant,
@@ -24,7 +25,6 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
-use app::clock::{Clock, SystemClock};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -307,14 +307,24 @@ fn push_from_where(
         match (fts, query.tenant_id) {
             // Searching walks the FTS index by rowid: bound it there, so a deep page
             // does not first pass every newer match.
+            // The cursor's own row may not exist (seq 0, or purged): bound by the
+            // nearest row on the far side of it instead.
             (Some(_), Some(tenant_id)) => {
+                let (near, fallback) = if newest_first {
+                    (
+                        " AND seq >= ",
+                        " ORDER BY seq LIMIT 1), 9223372036854775807)",
+                    )
+                } else {
+                    (" AND seq <= ", " ORDER BY seq DESC LIMIT 1), 0)")
+                };
                 qb.push(" AND f.rowid")
                     .push(cmp)
-                    .push("(SELECT rowid FROM entries WHERE tenant_id = ")
+                    .push("coalesce((SELECT rowid FROM entries WHERE tenant_id = ")
                     .push_bind(tenant_id.to_string())
-                    .push(" AND seq = ")
+                    .push(near)
                     .push_bind(seq)
-                    .push(")");
+                    .push(fallback);
             }
             _ => {
                 qb.push(" AND e.seq").push(cmp).push_bind(seq);

@@ -406,7 +406,10 @@ pub async fn apply(
                 .map_err(internal)?;
             one_row(done, "tenant")?;
         }
-        Mutation::PurgeAudited { tenant_id, from_seq } => {
+        Mutation::PurgeAudited {
+            tenant_id,
+            from_seq,
+        } => {
             sqlx::query("INSERT INTO purge_audits (tenant_id, from_seq) VALUES (?, ?)")
                 .bind(tenant_id.to_string())
                 .bind(from_seq)

@@ -88,14 +88,13 @@ pub async fn record(
     let start = done.unwrap_or(0) + 1;
     // Entries are recorded in seq order, so everything up to the newest old entry is
     // old: the range is contiguous from the oldest end.
-    let end: Option<i64> = sqlx::query_scalar(
-        "SELECT max(seq) FROM entries WHERE tenant_id = ? AND recorded_at < ?",
-    )
-    .bind(&tenant)
-    .bind(cutoff.timestamp_millis())
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(internal)?;
+    let end: Option<i64> =
+        sqlx::query_scalar("SELECT max(seq) FROM entries WHERE tenant_id = ? AND recorded_at < ?")
+            .bind(&tenant)
+            .bind(cutoff.timestamp_millis())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(internal)?;
     let Some(end) = end.filter(|e| *e >= start) else {
         return Ok(None);
     };

@@ -9,7 +9,7 @@ use app::store::{EntryQuery, Order};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 
-async fn export(
+pub async fn export(
     app: &TestApp,
     cookie: Option<&str>,
     query: &str,

@@ -23,7 +23,7 @@ const HOST: &str = "stele.test";
 const ORIGIN: &str = "http://stele.test";
 
 pub struct TestApp {
-    dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
     dist: tempfile::TempDir,
     pub store: Arc<dyn Store>,
     pub state: AppState,
@@ -45,6 +45,16 @@ impl Answer {
 impl TestApp {
     pub async fn new() -> Self {
         let (dir, store) = fresh_store().await;
+        Self::on(dir, store).await
+    }
+
+    /// The demo tenants on a store whose clock the test moves.
+    pub async fn with_clock(clock: Arc<app::clock::ManualClock>) -> Self {
+        let (dir, store) = super::fresh_store_with(clock).await;
+        Self::on(dir, store).await
+    }
+
+    async fn on(dir: tempfile::TempDir, store: server::store::SqliteStore) -> Self {
         let store: Arc<dyn Store> = Arc::new(store);
         let plan = DemoPlan {
             events: 120,

@@ -172,7 +172,8 @@ async fn truncating_the_newest_rows_is_caught_by_the_signed_checkpoint() {
     s.sql("DELETE FROM entries WHERE seq > 15").await;
     s.sql("DELETE FROM chain_links WHERE seq > 15").await;
     // A careful attacker also removes the subtrees the missing entries completed.
-    s.sql("DELETE FROM merkle_nodes WHERE ((idx + 1) << level) > 15").await;
+    s.sql("DELETE FROM merkle_nodes WHERE ((idx + 1) << level) > 15")
+        .await;
     // Without the checkpoint the shorter chain would look whole; with it, it cannot.
     s.expect_broken(16, "truncated").await;
 }
@@ -200,8 +201,8 @@ async fn the_offline_verifier_checks_an_export_against_the_checkpoint() {
     let cps = [cp.clone()];
     let lines = s.export().await;
     let signed = &lines[..20];
-    let ok = app::verify::verify_export(signed.iter().map(String::as_str), Some(&cps), &keys)
-        .unwrap();
+    let ok =
+        app::verify::verify_export(signed.iter().map(String::as_str), Some(&cps), &keys).unwrap();
     assert_eq!((ok.entries, ok.signature_checked), (20, true));
 
     // Line 21 (the checkpoint's own audit entry) lies after the signed size: nothing
@@ -209,13 +210,15 @@ async fn the_offline_verifier_checks_an_export_against_the_checkpoint() {
     let problem = app::verify::verify_export(lines.iter().map(String::as_str), Some(&cps), &keys)
         .unwrap_err();
     assert_eq!((problem.line, problem.seq), (21, 21));
-    assert!(problem.reason.starts_with("outside the signature"), "{problem}");
+    assert!(
+        problem.reason.starts_with("outside the signature"),
+        "{problem}"
+    );
 
     let mut changed = signed.to_vec();
     changed[6] = changed[6].replace("Updated extension 7", "Updated extension 8");
-    let problem =
-        app::verify::verify_export(changed.iter().map(String::as_str), Some(&cps), &keys)
-            .unwrap_err();
+    let problem = app::verify::verify_export(changed.iter().map(String::as_str), Some(&cps), &keys)
+        .unwrap_err();
     assert_eq!((problem.line, problem.seq), (7, 7));
     assert!(problem.reason.starts_with("content changed"), "{problem}");
 
@@ -227,12 +230,9 @@ async fn the_offline_verifier_checks_an_export_against_the_checkpoint() {
 
     let mut forged = cp.clone();
     forged.tree_size = 12;
-    let problem = app::verify::verify_export(
-        lines.iter().map(String::as_str),
-        Some(&[forged]),
-        &keys,
-    )
-    .unwrap_err();
+    let problem =
+        app::verify::verify_export(lines.iter().map(String::as_str), Some(&[forged]), &keys)
+            .unwrap_err();
     assert!(problem.reason.contains("forged"), "{problem}");
 }
 
@@ -350,7 +350,10 @@ async fn stele_verify_exits_zero_on_a_good_export_and_names_the_first_problem() 
     let tail = run();
     assert!(!tail.status.success());
     let err = String::from_utf8_lossy(&tail.stderr);
-    assert!(err.contains("line 21 (seq 21): outside the signature"), "{err}");
+    assert!(
+        err.contains("line 21 (seq 21): outside the signature"),
+        "{err}"
+    );
 
     let mut tampered = lines.clone();
     tampered[2] = tampered[2].replace("Updated extension 3", "Updated extension 4");
@@ -406,4 +409,207 @@ async fn after_a_retention_purge_the_chain_still_verifies_and_says_what_was_purg
     s.sql("UPDATE entries SET description = 'x' WHERE seq = 21")
         .await;
     s.expect_broken(21, "content changed").await;
+}
+
+#[tokio::test]
+async fn a_deleted_checkpoint_row_is_caught_by_the_logs_own_record_of_it() {
+    let s = scene().await;
+    s.sql("DROP TRIGGER checkpoints_refuse_delete").await;
+    s.sql("DELETE FROM checkpoints").await;
+    // Entry 21 says a checkpoint of 20 entries was signed; the table no longer has it.
+    s.expect_broken(
+        21,
+        "checkpoint missing: entry 21 records a signed checkpoint of 20 entries",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_rewritten_and_rechained_log_without_its_checkpoint_rows_is_caught() {
+    let s = scene().await;
+    for t in [
+        "entries_refuse_update",
+        "chain_links_refuse_update",
+        "merkle_nodes_refuse_delete",
+        "checkpoints_refuse_delete",
+    ] {
+        s.sql(&format!("DROP TRIGGER {t}")).await;
+    }
+    // The attacker rewrites entry 5, re-chains everything after it, rebuilds every
+    // Merkle subtree from the new digests and deletes the checkpoint that signed the
+    // old root: the log is consistent with itself, except for entry 21, which
+    // records the signed root of the original first 20 entries.
+    let mut entries: Vec<app::entry::Entry> = s
+        .export()
+        .await
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    entries[4].description = "Updated extension 5 (nothing to see)".into();
+    let mut prev = app::canonical::GENESIS_HASH;
+    let mut frontier = app::merkle::Frontier::default();
+    let mut nodes = Vec::new();
+    for e in &mut entries {
+        let digest = app::canonical::entry_digest(e);
+        let hash = app::canonical::chain_hash(&prev, &digest);
+        e.entry_digest = hex::encode(digest);
+        e.prev_hash = hex::encode(prev);
+        e.hash = hex::encode(hash);
+        prev = hash;
+        nodes.extend(frontier.push(leaf_hash(&digest)));
+        s.sql(&format!(
+            "UPDATE entries SET description = '{}', entry_digest = '{}', prev_hash = '{}', hash = '{}' WHERE seq = {}",
+            e.description.replace('\'', "''"), e.entry_digest, e.prev_hash, e.hash, e.seq
+        ))
+        .await;
+        s.sql(&format!(
+            "UPDATE chain_links SET entry_digest = '{}', hash = '{}' WHERE seq = {}",
+            e.entry_digest, e.hash, e.seq
+        ))
+        .await;
+    }
+    s.sql("DELETE FROM merkle_nodes").await;
+    for (level, idx, hash) in nodes {
+        s.sql(&format!(
+            "INSERT INTO merkle_nodes (tenant_id, level, idx, hash) VALUES ('{}', {level}, {idx}, x'{}')",
+            s.tenant,
+            hex::encode(hash)
+        ))
+        .await;
+    }
+    s.sql("DELETE FROM checkpoints").await;
+    s.expect_broken(
+        20,
+        "checkpoint mismatch: the checkpoint of 20 entries recorded by entry 21",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_corrupted_merkle_node_is_caught_and_never_signed() {
+    let s = scene().await;
+    s.sql("DROP TRIGGER merkle_nodes_refuse_update").await;
+    // The subtree of seq 5–8.
+    s.sql("UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 1")
+        .await;
+    s.expect_broken(8, "merkle node corrupted: the stored subtree of seq 5–8")
+        .await;
+    // A root of the signed prefix that the stored peak no longer gives: refused.
+    s.sql("UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 4 AND idx = 0")
+        .await;
+    let refused = sign_checkpoint(
+        &s.state,
+        s.tenant,
+        app::entry::Actor::system(),
+        Default::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(refused, app::api::AppError::Conflict(_)),
+        "{refused:?}"
+    );
+    assert_eq!(
+        s.sqlite.checkpoints(s.tenant).await.unwrap().len(),
+        1,
+        "nothing signed"
+    );
+}
+
+#[tokio::test]
+async fn without_a_checkpoint_signing_recomputes_everything_and_refuses_a_bad_node() {
+    let (_dir, store) = fresh_store().await;
+    let t = tenant(&store, "acme").await;
+    store
+        .append(t.id, (1..=20).map(entry).collect())
+        .await
+        .unwrap();
+    sqlx::query("DROP TRIGGER merkle_nodes_refuse_update")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 1 AND idx = 3")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let store = Arc::new(store);
+    let state = AppState {
+        store: store.clone(),
+        platform_tenant: t.id,
+        throttle: Arc::default(),
+        secure_cookies: false,
+        public_url: "http://stele.test".into(),
+        signer: Arc::new(ed25519_dalek::SigningKey::from_bytes(&[5u8; 32])),
+        previous_keys: Arc::default(),
+    };
+    let refused = sign_checkpoint(
+        &state,
+        t.id,
+        app::entry::Actor::system(),
+        Default::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(refused.to_string().contains("seq 7–8"), "{refused}");
+    assert!(store.checkpoints(t.id).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn concurrent_signing_never_fails() {
+    let s = scene().await;
+    let signs = (0..8).map(|_| {
+        sign_checkpoint(
+            &s.state,
+            s.tenant,
+            app::entry::Actor::system(),
+            Default::default(),
+        )
+    });
+    for result in futures::future::join_all(signs).await {
+        result.unwrap();
+    }
+    let report = s.verify().await;
+    assert!(report.ok, "{report:?}");
+}
+
+#[tokio::test]
+async fn the_c2sp_checkpoint_verifies_with_an_independent_implementation() {
+    use signed_note::{Note, StandardVerifier, VerifierList};
+    let s = scene().await;
+    let cp = s.checkpoint().await;
+    let note = cp
+        .note
+        .clone()
+        .expect("every new checkpoint carries a signed note");
+    let public = s.state.signer.verifying_key();
+    let origin = app::checkpoint::note_origin(s.tenant);
+    // The verifier key (and so the key id) agrees with the crate's own derivation.
+    let vkey = app::checkpoint::note_verifier_key(&origin, &public);
+    assert_eq!(
+        vkey,
+        signed_note::new_ed25519_verifier_key(&origin, &public)
+    );
+    let verifier = StandardVerifier::new(&vkey).unwrap();
+    let known = VerifierList::new(vec![Box::new(verifier)]);
+    let parsed = Note::from_bytes(note.as_bytes()).unwrap();
+    let (verified, _) = parsed.verify(&known).unwrap();
+    assert_eq!(verified.len(), 1);
+    // The text is a C2SP tlog-checkpoint: origin, size, base64 root.
+    let text = String::from_utf8(parsed.text().to_vec()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    use base64::Engine;
+    assert_eq!(lines[0], origin);
+    assert_eq!(lines[1], "20");
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(lines[2])
+            .unwrap(),
+        hex::decode(&cp.root_hash).unwrap()
+    );
+    // Any change to the text fails the independent verifier.
+    let forged = note.replacen("\n20\n", "\n21\n", 1);
+    assert!(Note::from_bytes(forged.as_bytes())
+        .unwrap()
+        .verify(&known)
+        .is_err());
 }

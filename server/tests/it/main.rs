@@ -1,5 +1,6 @@
 //! Integration tests: the real SQLite store on a real file, and the real router.
 
+mod aging;
 mod export;
 mod http;
 mod ingest;
@@ -8,10 +9,10 @@ mod store;
 
 use app::catalog::EventType;
 use app::clock::ManualClock;
-use std::sync::Arc;
 use app::entry::{Actor, NewEntry, Tenant};
 use app::store::Store;
 use server::store::SqliteStore;
+use std::sync::Arc;
 use tempfile::TempDir;
 
 /// A fresh database file in its own temporary directory.
@@ -33,7 +34,9 @@ pub fn clock() -> Arc<ManualClock> {
 /// A fresh database file whose store reads time from `clock`.
 pub async fn fresh_store_with(clock: Arc<ManualClock>) -> (TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open_with_clock(&url(&dir), clock).await.unwrap();
+    let store = SqliteStore::open_with_clock(&url(&dir), clock)
+        .await
+        .unwrap();
     (dir, store)
 }
 
