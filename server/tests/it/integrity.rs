@@ -613,3 +613,37 @@ async fn the_c2sp_checkpoint_verifies_with_an_independent_implementation() {
         .verify(&known)
         .is_err());
 }
+
+#[tokio::test]
+async fn after_a_key_rotation_old_checkpoints_verify_by_their_key_id() {
+    let s = scene().await;
+    let old_key = s.state.signer.verifying_key();
+    let rotated = AppState {
+        signer: Arc::new(ed25519_dalek::SigningKey::from_bytes(&[6u8; 32])),
+        previous_keys: Arc::new(vec![old_key]),
+        ..s.state.clone()
+    };
+    sign_checkpoint(
+        &rotated,
+        s.tenant,
+        app::entry::Actor::system(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let report = verify_log(s.sqlite.as_ref(), s.tenant, &rotated.trusted_keys())
+        .await
+        .unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.checkpoints_checked, 2);
+    // Without the old public key, its checkpoint cannot be vouched for.
+    let new_only = [rotated.signer.verifying_key()];
+    let report = verify_log(s.sqlite.as_ref(), s.tenant, &new_only)
+        .await
+        .unwrap();
+    assert!(!report.ok);
+    assert!(
+        report.reason.unwrap().contains("signed by key"),
+        "the report names the unknown key"
+    );
+}
