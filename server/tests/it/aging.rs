@@ -191,15 +191,7 @@ async fn the_daily_job_purges_every_tenant_even_when_the_first_fails() {
             .unwrap();
         set_retention(store.as_ref(), t.id, 30).await;
     }
-    let state = AppState {
-        store: store.clone(),
-        platform_tenant: first.id,
-        throttle: Arc::default(),
-        secure_cookies: false,
-        public_url: "http://stele.test".into(),
-        signer: Arc::new(ed25519_dalek::SigningKey::from_bytes(&[3u8; 32])),
-        previous_keys: Arc::default(),
-    };
+    let state = super::state_for(store.clone(), first.id, 3);
     // The first tenant's deletes fail (a disk error, say) after its range is recorded.
     sqlx::query(&format!(
         "CREATE TRIGGER fail_first BEFORE DELETE ON entries WHEN OLD.tenant_id = '{}' \
@@ -315,15 +307,7 @@ async fn purged_content_cannot_be_found_in_the_file_or_its_wal() {
         .append(t.id, (1..=5).map(entry).collect())
         .await
         .unwrap();
-    let state = AppState {
-        store: store.clone(),
-        platform_tenant: t.id,
-        throttle: Arc::default(),
-        secure_cookies: false,
-        public_url: "http://stele.test".into(),
-        signer: Arc::new(ed25519_dalek::SigningKey::from_bytes(&[3u8; 32])),
-        previous_keys: Arc::default(),
-    };
+    let state = super::state_for(store.clone(), t.id, 3);
     let range = purge_tenant(
         &state,
         t.id,

@@ -30,15 +30,7 @@ async fn scene() -> Scene {
         .await
         .unwrap();
     let sqlite = Arc::new(store);
-    let state = AppState {
-        store: sqlite.clone(),
-        platform_tenant: t.id,
-        throttle: Arc::default(),
-        secure_cookies: false,
-        public_url: "http://stele.test".into(),
-        signer: Arc::new(ed25519_dalek::SigningKey::from_bytes(&[5u8; 32])),
-        previous_keys: Arc::default(),
-    };
+    let state = super::state_for(sqlite.clone(), t.id, 5);
     let cp = sign_checkpoint(
         &state,
         t.id,
@@ -533,15 +525,7 @@ async fn without_a_checkpoint_signing_recomputes_everything_and_refuses_a_bad_no
         .await
         .unwrap();
     let store = Arc::new(store);
-    let state = AppState {
-        store: store.clone(),
-        platform_tenant: t.id,
-        throttle: Arc::default(),
-        secure_cookies: false,
-        public_url: "http://stele.test".into(),
-        signer: Arc::new(ed25519_dalek::SigningKey::from_bytes(&[5u8; 32])),
-        previous_keys: Arc::default(),
-    };
+    let state = super::state_for(store.clone(), t.id, 5);
     let refused = sign_checkpoint(
         &state,
         t.id,

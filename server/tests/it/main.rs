@@ -44,6 +44,23 @@ pub fn url(dir: &TempDir) -> String {
     format!("sqlite://{}", dir.path().join("stele.db").display())
 }
 
+/// The server functions' state over `store`, with a fixed signing key.
+pub fn state_for(
+    store: Arc<dyn Store>,
+    platform_tenant: uuid::Uuid,
+    seed: u8,
+) -> app::ssr::AppState {
+    app::ssr::AppState {
+        store,
+        platform_tenant,
+        throttle: Arc::default(),
+        secure_cookies: false,
+        public_url: "http://stele.test".into(),
+        signer: Arc::new(ed25519_dalek::SigningKey::from_bytes(&[seed; 32])),
+        previous_keys: Arc::default(),
+    }
+}
+
 pub async fn tenant(store: &dyn Store, slug: &str) -> Tenant {
     store
         .create_tenant(slug, &format!("{slug} MSP"))
