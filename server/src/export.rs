@@ -156,16 +156,14 @@ pub fn ndjson_line(e: &Entry) -> String {
     line
 }
 
-/// The export as a stream of text chunks: the CSV header, then a chunk per page of
+/// The CSV export as a stream of text chunks: the header, then a chunk per page of
 /// entries, oldest first, up to and including `last_seq`.
-pub fn chunks(
+pub fn csv_chunks(
     store: Arc<dyn Store>,
     query: EntryQuery,
     last_seq: i64,
-    format: Format,
 ) -> impl Stream<Item = Result<String, app::store::StoreError>> + Send {
-    let header = (format == Format::Csv).then(csv_header);
-    let start = stream::iter(header.map(Ok));
+    let start = stream::once(async { Ok(csv_header()) });
     let pages = stream::unfold(Some(0i64), move |cursor| {
         let store = store.clone();
         let query = query.clone();
@@ -188,13 +186,7 @@ pub fn chunks(
                 Ok(entries) if entries.is_empty() => None,
                 Ok(entries) => {
                     let next = entries.last().map(|e| e.seq);
-                    let text: String = entries
-                        .iter()
-                        .map(|e| match format {
-                            Format::Csv => csv_line(e),
-                            Format::Ndjson => ndjson_line(e),
-                        })
-                        .collect();
+                    let text: String = entries.iter().map(csv_line).collect();
                     Some((Ok(text), next))
                 }
             }

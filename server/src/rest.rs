@@ -746,11 +746,10 @@ pub async fn export_events(
                 query,
                 &header,
             )),
-            None => Body::from_stream(crate::export::chunks(
+            None => Body::from_stream(crate::export::csv_chunks(
                 state.store.clone(),
                 query,
                 last_seq,
-                format,
             )),
         };
         Ok::<_, ApiError>(
@@ -776,7 +775,7 @@ pub async fn export_events(
 /// The header of an NDJSON export up to `last_seq`: the window after what retention
 /// purged, and a checkpoint covering `last_seq` (signed now, audited, if no
 /// checkpoint by the current key covers it yet).
-async fn export_header(
+pub async fn export_header(
     state: &AppState,
     tenant: &app::entry::Tenant,
     filter: &FeedFilter,
