@@ -581,7 +581,11 @@ fn context(f: &mut Fields<'_>) -> Option<Context> {
     Some(Context {
         ip: f.string("context.ip", m.get("ip"), MAX_SHORT),
         user_agent: f.string("context.user_agent", m.get("user_agent"), MAX_NAME),
-        session_id: f.string("context.session_id", m.get("session_id"), MAX_SHORT),
+        // A producer's session id is a secret of its own: only a derived reference
+        // is kept, like Stele's own sessions.
+        session_id: f
+            .string("context.session_id", m.get("session_id"), MAX_SHORT)
+            .map(|s| app::ssr::secrets::session_ref(&app::ssr::secrets::token_hash(&s))),
         request_id: f.string("context.request_id", m.get("request_id"), MAX_SHORT),
     })
 }

@@ -37,6 +37,34 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
 
 /// Checks a password against a stored hash. With no stored hash it still does the
 /// work of one verification, so timing does not tell whether an account exists.
+/// Runs password hashing on the blocking pool, at most as many at once as there are
+/// cores, so a burst of logins never stalls the async workers (`/healthz` and every
+/// other request keep answering).
+pub async fn off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, crate::api::AppError> {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let permits = PERMITS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    });
+    let _permit = permits
+        .acquire()
+        .await
+        .map_err(|_| crate::api::AppError::Internal)?;
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        tracing::error!(error = %e, "password hashing task failed");
+        crate::api::AppError::Internal
+    })
+}
+
+/// [`verify_password`] on the blocking pool.
+pub async fn verify_password_off_thread(
+    password: String,
+    stored: Option<String>,
+) -> Result<bool, crate::api::AppError> {
+    off_thread(move || verify_password(&password, stored.as_deref())).await
+}
+
 pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let dummy = DUMMY.get_or_init(|| hash_password("not a real password").unwrap_or_default());

@@ -1,7 +1,9 @@
 //! Sessions: who is calling, login, logout. The session id lives only in an HttpOnly
 //! cookie and, hashed, in the database; the log gets a derived reference.
 
-use super::secrets::{hash_password, random_token, session_ref, token_hash, verify_password};
+use super::secrets::{
+    hash_password, random_token, session_ref, token_hash, verify_password_off_thread,
+};
 use super::{state, AppState};
 use crate::api::{AppError, Me};
 use crate::auth::Caller;
@@ -93,6 +95,21 @@ impl Session {
     pub fn home_tenant(&self, state: &AppState) -> Uuid {
         self.caller.tenant_id.unwrap_or(state.platform_tenant)
     }
+}
+
+/// Whether a login's email field holds something shaped like an address (one `@`,
+/// a dot in the domain, no spaces, at most 254 characters).
+pub fn plausible_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    s.len() <= 254
+        && !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 pub fn context(info: &RequestInfo, session_hash: Option<&str>) -> Context {
@@ -191,21 +208,30 @@ pub async fn login(email: String, password: String) -> Result<Me, AppError> {
             "enter your email and password".to_owned(),
         ));
     }
-    if let Err(wait) = state
-        .throttle
-        .check(&email, info.ip.as_deref(), Instant::now())
-    {
-        return Err(AppError::TooManyRequests(format!(
-            "too many failed logins; try again in {wait} s"
-        )));
+    // Refused before anything is remembered or checked.
+    if email.len() > 254 || password.len() > 1024 {
+        return Err(AppError::BadRequest(
+            "the email must be at most 254 characters and the password at most 1024".to_owned(),
+        ));
     }
+    // Counted before the password is checked, so parallel tries cannot outrun it.
+    let attempt = state
+        .throttle
+        .attempt(&email, info.ip.as_deref(), Instant::now())
+        .map_err(|wait| {
+            AppError::TooManyRequests(format!("too many failed logins; try again in {wait} s"))
+        })?;
     let user = state.store.user_by_email(&email).await?;
     let usable = user.as_ref().filter(|u| !u.removed);
-    let ok = verify_password(&password, usable.and_then(|u| u.password_hash.as_deref()));
+    let ok =
+        verify_password_off_thread(password, usable.and_then(|u| u.password_hash.clone())).await?;
     let Some(user) = usable.filter(|_| ok).cloned() else {
-        state
-            .throttle
-            .record_failure(&email, info.ip.as_deref(), Instant::now());
+        // What was typed is echoed only when it looks like an email address: a
+        // password typed into the email field must never reach the log.
+        let shown = plausible_email(&email).then(|| email.clone());
+        let label = shown
+            .clone()
+            .unwrap_or_else(|| "(not an email address)".to_owned());
         let (tenant, actor) = match &user {
             Some(u) => (
                 u.tenant_id.unwrap_or(state.platform_tenant),
@@ -216,22 +242,16 @@ pub async fn login(email: String, password: String) -> Result<Me, AppError> {
                 Actor {
                     kind: ActorKind::User,
                     id: None,
-                    label: email.chars().take(254).collect(),
+                    label: label.clone(),
                 },
             ),
         };
         let entry = NewEntry::new(
             EventType::AuthLoginFailed,
             actor,
-            format!(
-                "Failed login for {}",
-                email.chars().take(254).collect::<String>()
-            ),
+            format!("Failed login for {label}"),
         )
-        .meta(
-            "attempted_email",
-            json!(email.chars().take(254).collect::<String>()),
-        )
+        .meta("attempted_email", json!(shown))
         .context(context(&info, None));
         state
             .store
@@ -239,7 +259,7 @@ pub async fn login(email: String, password: String) -> Result<Me, AppError> {
             .await?;
         return Err(AppError::Unauthorized("wrong email or password".to_owned()));
     };
-    state.throttle.record_success(&email);
+    state.throttle.succeeded(attempt);
     let session_id = random_token();
     let id_hash = token_hash(&session_id);
     let caller = caller_for(&state, user).await?;
@@ -308,10 +328,12 @@ pub async fn set_password(token: String, password: String) -> Result<(), AppErro
         .await?
         .ok_or_else(invalid)?;
     let user = state.store.user_by_id(user_id).await?.ok_or_else(invalid)?;
-    let password_hash = hash_password(&password).map_err(|e| {
-        tracing::error!(error = %e, "password hashing failed");
-        AppError::Internal
-    })?;
+    let password_hash = super::secrets::off_thread(move || hash_password(&password))
+        .await?
+        .map_err(|e| {
+            tracing::error!(error = %e, "password hashing failed");
+            AppError::Internal
+        })?;
     let entry = NewEntry::new(
         EventType::AuthPasswordResetCompleted,
         Actor::user(user.id.to_string(), user.name.as_deref(), Some(&user.email)),
