@@ -1,11 +1,14 @@
 import { expect, test, type Page } from "@playwright/test";
 import { login, OWNER } from "./helpers";
 
-/** The tenant's NDJSON export, as the feed's Export button downloads it. */
+/** The tenant's NDJSON export, fetched from Stele's own page as its Export link does. */
 async function exportAll(page: Page): Promise<string> {
-  const answer = await page.request.get("/api/v1/events/export?format=ndjson");
-  expect(answer.status()).toBe(200);
-  return (await answer.text()).trimEnd();
+  const [status, text] = await page.evaluate(async () => {
+    const r = await fetch("/api/v1/events/export?format=ndjson");
+    return [r.status, await r.text()] as const;
+  });
+  expect(status).toBe(200);
+  return text.trimEnd();
 }
 
 test("verify integrity, sign a checkpoint, and check an export in the browser", async ({ page }) => {

@@ -25,6 +25,7 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// Builds the whole application router; tests call it with `oneshot`.
 pub fn router(state: AppState, dist: &Path) -> Router {
     let spa = ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html")));
+    let headers = SecurityHeaders::new(dist, state.public_url.starts_with("https://"));
     Router::new()
         .route("/healthz", get(healthz))
         .route(
@@ -40,7 +41,7 @@ pub fn router(state: AppState, dist: &Path) -> Router {
         .route("/api/v1/verify/{token}/consistency", get(crate::rest::consistency))
         .route(
             "/api/{*fn_name}",
-            get(server_fn_handler)
+            get(server_fn_get)
                 .post(server_fn_handler)
                 .layer(middleware::from_fn(same_origin_only)),
         )
@@ -59,8 +60,83 @@ pub fn router(state: AppState, dist: &Path) -> Router {
                         tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id)
                     },
                 ))
-                .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(middleware::from_fn(move |req: Request, next: Next| {
+                    let headers = headers.clone();
+                    async move { headers.apply(next.run(req).await) }
+                })),
         )
+}
+
+/// The headers every response carries: a Content-Security-Policy the wasm app runs
+/// under (its one inline loader script allowed by hash, read from `index.html`),
+/// no sniffing, no framing, no cross-origin referrers, and HSTS over https.
+#[derive(Clone)]
+struct SecurityHeaders {
+    csp: axum::http::HeaderValue,
+    hsts: bool,
+}
+
+impl SecurityHeaders {
+    fn new(dist: &Path, hsts: bool) -> Self {
+        use base64::Engine;
+        use sha2::Digest;
+        let index = std::fs::read_to_string(dist.join("index.html")).unwrap_or_default();
+        let mut hashes = String::new();
+        let mut rest = index.as_str();
+        while let Some(start) = rest.find("<script") {
+            let after = &rest[start..];
+            let Some(open_end) = after.find('>') else {
+                break;
+            };
+            let body = &after[open_end + 1..];
+            let Some(close) = body.find("</script>") else {
+                break;
+            };
+            let script = &body[..close];
+            if !script.trim().is_empty() {
+                let digest = sha2::Sha256::digest(script.as_bytes());
+                hashes.push_str(&format!(
+                    " 'sha256-{}'",
+                    base64::engine::general_purpose::STANDARD.encode(digest)
+                ));
+            }
+            rest = &body[close..];
+        }
+        let csp = format!(
+            "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{hashes}; style-src 'self'; \
+             img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
+             base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        );
+        SecurityHeaders {
+            csp: axum::http::HeaderValue::from_str(&csp)
+                .unwrap_or_else(|_| axum::http::HeaderValue::from_static("default-src 'self'")),
+            hsts,
+        }
+    }
+
+    fn apply(&self, mut response: Response) -> Response {
+        use axum::http::header;
+        use axum::http::HeaderValue;
+        let h = response.headers_mut();
+        h.insert(header::CONTENT_SECURITY_POLICY, self.csp.clone());
+        h.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        );
+        if self.hsts {
+            h.insert(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+            );
+        }
+        response
+    }
 }
 
 /// `scheme://host[:port]/…` → `host[:port]`.
@@ -114,7 +190,36 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
+fn json_error(status: StatusCode, error: AppError) -> Response {
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string(&error).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+/// Server functions are called with POST only.
+async fn server_fn_get() -> Response {
+    let mut r = json_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        AppError::BadRequest("method not allowed: call server functions with POST".to_owned()),
+    );
+    r.headers_mut().insert(
+        axum::http::header::ALLOW,
+        axum::http::HeaderValue::from_static("POST"),
+    );
+    r
+}
+
 async fn server_fn_handler(State(state): State<AppState>, req: Request) -> Response {
+    let path = req.uri().path().to_owned();
+    if !server_fn::axum::server_fn_paths().any(|(p, _)| p == path) {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            AppError::NotFound(format!("there is no server function at {path}")),
+        );
+    }
     let response =
         leptos_axum::handle_server_fns_with_context(move || provide_context(state.clone()), req)
             .await
@@ -130,6 +235,21 @@ async fn with_error_status(response: Response) -> Response {
             .headers()
             .contains_key(server_fn::error::SERVER_FN_ERROR_HEADER);
     if !is_fn_error {
+        // The framework's own refusals (a body it cannot read, …) carry developer
+        // messages: log them, answer a plain JSON error.
+        if response.status().is_client_error() || response.status().is_server_error() {
+            let status = response.status();
+            let bytes = to_bytes(response.into_body(), ERROR_BODY_LIMIT)
+                .await
+                .unwrap_or_default();
+            tracing::warn!(%status, body = %String::from_utf8_lossy(&bytes), "server function refused a request");
+            let error = if status.is_client_error() {
+                AppError::BadRequest("the request could not be read".to_owned())
+            } else {
+                AppError::Internal
+            };
+            return json_error(status, error);
+        }
         return response;
     }
     let (mut parts, body) = response.into_parts();

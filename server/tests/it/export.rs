@@ -16,7 +16,10 @@ pub async fn export(
 ) -> (StatusCode, String, Option<String>) {
     let mut req = Request::get(format!("/api/v1/events/export?{query}"));
     if let Some(c) = cookie {
-        req = req.header(header::COOKIE, c);
+        // As the feed's Export link sends it from Stele's own page.
+        req = req
+            .header(header::COOKIE, c)
+            .header("sec-fetch-site", "same-origin");
     }
     let a = app.send(req.body(Body::empty()).unwrap()).await;
     (a.status, a.body, a.content_disposition)
@@ -193,4 +196,70 @@ async fn only_admins_owners_and_super_admins_export() {
             "{bad}"
         );
     }
+}
+
+#[tokio::test]
+async fn an_export_started_by_another_site_is_refused_and_writes_nothing() {
+    let app = TestApp::new().await;
+    let jane = app.login("jane@northwind.example").await;
+    let before = app.entries("northwind").await.len();
+    for (name, value) in [
+        ("sec-fetch-site", "cross-site"),
+        ("sec-fetch-site", "same-site"),
+        ("referer", "https://evil.example/page"),
+    ] {
+        let req = Request::get("/api/v1/events/export?format=csv")
+            .header(header::HOST, "stele.test")
+            .header(header::COOKIE, &jane)
+            .header(name, value)
+            .body(Body::empty())
+            .unwrap();
+        let a = app.send(req).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{name}: {value}");
+    }
+    // Neither header at all: refused too.
+    let bare = Request::get("/api/v1/events/export?format=csv")
+        .header(header::COOKIE, &jane)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(bare).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.entries("northwind").await.len(),
+        before,
+        "no audit.exported written"
+    );
+    // A same-origin referer (a browser without fetch metadata) is fine.
+    let own = Request::get("/api/v1/events/export?format=csv")
+        .header(header::HOST, "stele.test")
+        .header(header::COOKIE, &jane)
+        .header("referer", "http://stele.test/audit")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(own).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_searched_export_holds_what_the_feed_shows_and_counts_it() {
+    let app = TestApp::new().await;
+    let jane = app.login("jane@northwind.example").await;
+    let filter = FeedFilter {
+        q: Some("extension".into()),
+        ..FeedFilter::default()
+    };
+    let expected = seqs(&app, "northwind", filter).await;
+    assert!(!expected.is_empty());
+    let (status, body, _) = export(&app, Some(&jane), "format=csv&q=extension").await;
+    assert_eq!(status, StatusCode::OK);
+    let got: Vec<i64> = csv_rows(&body)
+        .iter()
+        .map(|r| r[2].parse().unwrap())
+        .collect();
+    assert_eq!(got, expected);
+    let audit = app
+        .entries("northwind")
+        .await
+        .into_iter()
+        .find(|e| e.event_type == app::catalog::EventType::AuditExported)
+        .unwrap();
+    assert_eq!(audit.metadata["rows"], serde_json::json!(expected.len()));
 }

@@ -34,6 +34,7 @@ pub struct Answer {
     pub body: String,
     pub set_cookie: Option<String>,
     pub content_disposition: Option<String>,
+    pub headers: axum::http::HeaderMap,
 }
 
 impl Answer {
@@ -102,12 +103,14 @@ impl TestApp {
             .headers()
             .get(header::CONTENT_DISPOSITION)
             .map(|v| v.to_str().unwrap().to_owned());
+        let headers = response.headers().clone();
         let body = response.into_body().collect().await.unwrap().to_bytes();
         Answer {
             status,
             body: String::from_utf8_lossy(&body).into_owned(),
             set_cookie,
             content_disposition,
+            headers,
         }
     }
 
@@ -967,4 +970,98 @@ async fn healthz_spa_fallback_and_bad_arguments() {
         .iter()
         .all(|e| e["event_type"].as_str().unwrap().starts_with("alert.")
             || e["event_type"] == "service.auto_restarted"));
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = TestApp::new().await;
+    for path in ["/healthz", "/audit", "/api/v1/public-key"] {
+        let a = app
+            .send(Request::get(path).body(Body::empty()).unwrap())
+            .await;
+        let h = |name: &str| {
+            a.headers
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        let csp = h("content-security-policy");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(
+            csp.contains("script-src 'self' 'wasm-unsafe-eval'"),
+            "{path}: {csp}"
+        );
+        assert_eq!(h("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(h("x-frame-options"), "DENY", "{path}");
+        assert_eq!(h("referrer-policy"), "same-origin", "{path}");
+        assert_eq!(
+            h("strict-transport-security"),
+            "",
+            "no HSTS over plain http"
+        );
+    }
+}
+
+#[tokio::test]
+async fn server_functions_answer_wrong_methods_unknown_names_and_bad_bodies_plainly() {
+    let app = TestApp::new().await;
+    let a = app
+        .send(Request::get("/api/login").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED, "{}", a.body);
+    assert!(serde_json::from_str::<Value>(&a.body).is_ok(), "{}", a.body);
+    let a = app.call(None, "no_such_function", json!({})).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.body);
+    assert!(serde_json::from_str::<Value>(&a.body).is_ok(), "{}", a.body);
+
+    // Every server function, as an owner, with bodies of the wrong shape: a 4xx
+    // (never a 500, never the framework's message) and nothing written.
+    let jane = app.login(JANE).await;
+    let t = app.tenant("northwind").await;
+    let count = || async { app.store.head(t.id).await.unwrap() };
+    let long = "x".repeat(100_000);
+    let bodies = [
+        "not json".to_owned(),
+        "[]".to_owned(),
+        "{\"tenant\": 123456789012345678901234567890}".to_owned(),
+        format!("{{\"email\": \"{long}\", \"password\": 7}}"),
+        "{\"filter\": \"nope\", \"days\": -1, \"older_than_days\": 1e400}".to_owned(),
+        "{\"fields\": [1, 2, {}], \"scopes\": \"all\", \"role\": {}}".to_owned(),
+    ];
+    let paths: Vec<String> = server_fn::axum::server_fn_paths()
+        .map(|(p, _)| p.to_owned())
+        .collect();
+    assert!(paths.len() > 20, "{paths:?}");
+    for path in &paths {
+        if path.ends_with("/logout") {
+            continue; // a logout takes no arguments and succeeds on any body
+        }
+        for body in &bodies {
+            let before = count().await;
+            let req = Request::post(path.as_str())
+                .header(header::HOST, HOST)
+                .header(header::ORIGIN, ORIGIN)
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::COOKIE, &jane)
+                .body(Body::from(body.clone()))
+                .unwrap();
+            let a = app.send(req).await;
+            assert!(
+                a.status.is_client_error() || a.status.is_success(),
+                "{path} with {}: {} {}",
+                &body[..body.len().min(60)],
+                a.status,
+                a.body
+            );
+            if a.status.is_client_error() {
+                assert!(
+                    serde_json::from_str::<Value>(&a.body).is_ok(),
+                    "{path}: not JSON: {}",
+                    a.body
+                );
+                assert!(!a.body.contains("server_fn"), "{path}: {}", a.body);
+                assert_eq!(count().await, before, "{path} wrote on a refused call");
+            }
+        }
+    }
 }
