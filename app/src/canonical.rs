@@ -7,7 +7,7 @@
 //! with the very code the server hashes with.
 
 use crate::entry::{Actor, Change, Context, Entry, InstanceRef, Target};
-use chrono::{DateTime, SecondsFormat, Timelike, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -18,9 +18,11 @@ pub const CANONICAL_VERSION: u64 = 1;
 pub const GENESIS_HASH: [u8; 32] = [0u8; 32];
 
 /// Drops sub-millisecond precision: timestamps are hashed and stored in milliseconds.
+/// A leap second (`23:59:60.250`, which chrono represents with a nanosecond field
+/// past one second) becomes the instant it stands for on a millisecond clock
+/// (`00:00:00.250` of the next day), so the hashed time is always the stored one.
 pub fn truncate_to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
-    let nanos = t.nanosecond();
-    t.with_nanosecond(nanos - nanos % 1_000_000).unwrap_or(t)
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
 }
 
 /// `2026-11-22T10:04:05.123Z`: the one timestamp format of the canonical form.

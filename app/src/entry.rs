@@ -135,6 +135,11 @@ pub struct NewEntry {
     pub metadata: Map<String, Value>,
     pub context: Context,
     pub idempotency_key: Option<String>,
+    /// Whose idempotency keys these are (the API key's id): keys of different
+    /// producers never collide. Not part of the entry.
+    pub idempotency_scope: Option<String>,
+    /// SHA-256 of the request's event as canonical JSON: a retry must send the same.
+    pub request_hash: Option<String>,
 }
 
 impl NewEntry {
@@ -150,6 +155,8 @@ impl NewEntry {
             metadata: Map::new(),
             context: Context::default(),
             idempotency_key: None,
+            idempotency_scope: None,
+            request_hash: None,
         }
     }
 

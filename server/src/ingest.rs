@@ -126,7 +126,7 @@ pub fn parse_request(body: &[u8]) -> Result<Vec<Value>, RequestError> {
             format!("the JSON nests {depth} levels deep; the limit is {MAX_DEPTH}"),
         ));
     }
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
+    let value: Value = crate::strict_json::from_slice(body).map_err(|e| {
         RequestError::new(
             400,
             "malformed_json",
@@ -286,6 +286,7 @@ pub fn validate_event(value: &Value, known: &Known<'_>) -> Result<NewEntry, Vec<
         map,
         errors: Vec::new(),
     };
+    plain_values("", value, &mut f);
     for key in map.keys().filter(|k| !EVENT_FIELDS.contains(&k.as_str())) {
         f.error(
             key.clone(),
@@ -542,6 +543,69 @@ fn parameter_push(
     }
 }
 
+/// The largest integer every JSON reader holds exactly (RFC 7493, I-JSON): beyond
+/// it two different numbers can read, and hash, as one.
+pub const MAX_EXACT_INTEGER: u64 = 1 << 53;
+
+/// Refuses what would not survive storing and hashing unchanged: NUL characters in
+/// any string or member name, and integers beyond ±2^53. Each is named by its path.
+fn plain_values(path: &str, value: &Value, f: &mut Fields<'_>) {
+    let here = |p: &str| {
+        if p.is_empty() {
+            "(event)".to_owned()
+        } else {
+            p.to_owned()
+        }
+    };
+    match value {
+        Value::String(s) if s.contains('\0') => {
+            f.error(
+                here(path),
+                "contains a NUL character (U+0000), which is not accepted",
+            );
+        }
+        Value::Number(n) => {
+            // An integer too long for i64/u64 arrives as a double: whole doubles past
+            // 2^53 are refused too, since several integers read as each of them.
+            #[allow(clippy::cast_precision_loss)]
+            let limit = MAX_EXACT_INTEGER as f64;
+            let too_big = n.as_u64().is_some_and(|u| u > MAX_EXACT_INTEGER)
+                || n.as_i64()
+                    .is_some_and(|i| i.unsigned_abs() > MAX_EXACT_INTEGER)
+                || n.as_f64()
+                    .is_some_and(|f| f.fract() == 0.0 && f.abs() > limit);
+            if too_big {
+                f.error(
+                    here(path),
+                    format!("the number {n} is a whole number beyond ±2^53 (I-JSON): send it as a string"),
+                );
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                plain_values(&format!("{path}[{i}]"), item, f);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                if k.contains('\0') {
+                    f.error(
+                        here(path),
+                        "a member name contains a NUL character (U+0000)",
+                    );
+                }
+                plain_values(&p, v, f);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn occurred_at(f: &mut Fields<'_>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let value = f.get("occurred_at")?;
     let Some(text) = value.as_str() else {
@@ -553,8 +617,13 @@ fn occurred_at(f: &mut Fields<'_>, now: DateTime<Utc>) -> Option<DateTime<Utc>> 
     };
     match DateTime::parse_from_rfc3339(text) {
         Ok(t) => {
-            let t = t.with_timezone(&Utc);
-            if t > now + Duration::minutes(MAX_CLOCK_SKEW_MINUTES) {
+            // Offsets become UTC, sub-milliseconds go, a leap second becomes the next
+            // second's start: the stored time is the hashed one.
+            let t = app::canonical::truncate_to_millis(t.with_timezone(&Utc));
+            if t.timestamp() < 0 {
+                f.error("occurred_at", format!("`{text}` is before 1970"));
+                None
+            } else if t > now + Duration::minutes(MAX_CLOCK_SKEW_MINUTES) {
                 f.error("occurred_at", format!("`{text}` is in the future"));
                 None
             } else {

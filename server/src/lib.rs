@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod rest;
 pub mod signing;
 pub mod store;
+pub mod strict_json;
 
 // The server functions live in `app`; naming them here makes sure the linker keeps
 // their registrations in every binary that links this crate.

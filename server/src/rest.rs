@@ -350,9 +350,17 @@ async fn ingest_request(state: &AppState, req: Request) -> Result<Response, ApiE
     };
     let mut results = Vec::with_capacity(events.len());
     let mut valid = Vec::new();
+    let scope = key.id.to_string();
     for (index, event) in events.iter().enumerate() {
         match ingest::validate_event(event, &known) {
-            Ok(entry) => {
+            Ok(mut entry) => {
+                if entry.idempotency_key.is_some() {
+                    use sha2::Digest;
+                    entry.idempotency_scope = Some(scope.clone());
+                    entry.request_hash = Some(hex::encode(sha2::Sha256::digest(
+                        app::canonical::jcs(event).as_bytes(),
+                    )));
+                }
                 valid.push((index, entry));
                 results.push(None);
             }
@@ -367,7 +375,12 @@ async fn ingest_request(state: &AppState, req: Request) -> Result<Response, ApiE
         }
     }
     let (indexes, batch): (Vec<usize>, Vec<_>) = valid.into_iter().unzip();
-    let appended = state.store.append(key.tenant_id, batch).await?;
+    let appended = match state.store.append(key.tenant_id, batch).await {
+        Err(app::store::StoreError::Conflict(message)) => {
+            return Err(ApiError::new(409, "idempotency_conflict", message));
+        }
+        other => other?,
+    };
     for (index, a) in indexes.into_iter().zip(appended) {
         results[index] = Some(EventResult {
             index,

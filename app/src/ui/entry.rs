@@ -67,7 +67,7 @@ fn Detail(detail: EntryDetail) -> impl IntoView {
         <article class="entry-detail" data-seq=e.seq>
             <p class="crumbs"><a href=back>"← Back to the feed"</a></p>
             <header class="feed-head">
-                <h1>{e.description.clone()}</h1>
+                <h1>{super::visible(&e.description)}</h1>
                 <p class="subtitle">{detail.tenant_name}</p>
             </header>
             <section aria-labelledby="overview">
@@ -81,11 +81,11 @@ fn Detail(detail: EntryDetail) -> impl IntoView {
                         {format!(" ({})", relative(e.occurred_at, now))}</dd>
                     {row("Recorded", (e.recorded_at != e.occurred_at).then(|| format!("{} local · {}", local(e.recorded_at), utc_title(e.recorded_at))))}
                     <dt>"By"</dt>
-                    <dd class="actor">{e.actor.label.clone()}{format!(" ({})", e.actor.kind.as_str())}</dd>
-                    {row("Instance", e.instance.as_ref().map(|i| format!("{} ({})", i.name, i.id)))}
+                    <dd class="actor">{super::visible(&e.actor.label)}{format!(" ({})", e.actor.kind.as_str())}</dd>
+                    {row("Instance", e.instance.as_ref().map(|i| super::visible(&format!("{} ({})", i.name, i.id))))}
                     {row("Target", e.target.as_ref().map(|t| match &t.name {
-                        Some(n) => format!("{} {} ({})", t.kind, n, t.id),
-                        None => format!("{} {}", t.kind, t.id),
+                        Some(n) => super::visible(&format!("{} {} ({})", t.kind, n, t.id)),
+                        None => super::visible(&format!("{} {}", t.kind, t.id)),
                     }))}
                     {row("Idempotency key", e.idempotency_key.clone())}
                 </dl>

@@ -274,11 +274,11 @@ pub fn EntryRow(entry: Entry, now: chrono::DateTime<chrono::Utc>) -> impl IntoVi
                 <time datetime=crate::canonical::format_time(&entry.occurred_at) title=time_title(&entry)>
                     {relative(entry.occurred_at, now)}
                 </time>
-                <span class="actor" class:system=is_system>"by " {entry.actor.label.clone()}</span>
-                {entry.instance.clone().map(|i| view! { <span class="instance">{i.name}</span> })}
+                <span class="actor" class:system=is_system>"by " {super::visible(&entry.actor.label)}</span>
+                {entry.instance.clone().map(|i| view! { <span class="instance">{super::visible(&i.name)}</span> })}
                 <span class=format!("badge cat-{}", category.as_str())>{entry.event_type.as_str()}</span>
             </div>
-            <p class="description">{entry.description.clone()}</p>
+            <p class="description">{super::visible(&entry.description)}</p>
             <a class="details" href=format!("/entries/{}", entry.id)>"Details"</a>
             {(count > 0).then(|| view! {
                 <button
@@ -321,7 +321,7 @@ fn InstanceList(items: Vec<InstanceView>) -> impl IntoView {
         <ul class="instances">
             {items.into_iter().map(|i| view! {
                 <li class="instance-card" class:deleted=i.deleted>
-                    <span class="name">{i.name.clone()}</span>
+                    <span class="name">{super::visible(&i.name)}</span>
                     {i.deleted.then(|| view! { <span class="tag">"deleted"</span> })}
                     <a href=format!("/instances/{}", i.id)>"View history"</a>
                 </li>

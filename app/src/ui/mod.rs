@@ -32,6 +32,41 @@ impl Auth {
     }
 }
 
+/// Text as the viewer shows it: bidirectional controls (which can make `gpj.exe`
+/// read as `exe.jpg`) and other invisible format characters are shown as visible
+/// escapes like `<U+202E>`; the stored text is unchanged.
+pub fn visible(text: &str) -> String {
+    let hidden = |c: char| {
+        matches!(c as u32, 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2069 | 0x061C | 0xFEFF)
+            || (c.is_control() && c != '\n' && c != '\t')
+    };
+    if !text.chars().any(hidden) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if hidden(c) {
+                format!("<U+{:04X}>", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bidi_controls_are_shown_not_obeyed() {
+        assert_eq!(
+            super::visible("invoice\u{202E}gpj.exe"),
+            "invoice<U+202E>gpj.exe"
+        );
+        assert_eq!(super::visible("plain name"), "plain name");
+        assert_eq!(super::visible("a\u{2066}b\u{2069}"), "a<U+2066>b<U+2069>");
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     let auth = Auth(RwSignal::new(None));

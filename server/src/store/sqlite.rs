@@ -395,30 +395,68 @@ async fn insert_entry(conn: &mut sqlx::SqliteConnection, e: &Entry) -> Result<()
     Ok(())
 }
 
-/// The entry a tenant already wrote with this idempotency key, if any.
+/// The entry this producer already wrote with this idempotency key, if any: the
+/// same request replays it, another request under the same key is a conflict.
+/// Keys recorded before keys were scoped per producer (scope '') still replay.
 async fn replay(
     conn: &mut sqlx::SqliteConnection,
     tenant_id: Uuid,
+    new: &NewEntry,
     key: &str,
 ) -> Result<Option<Appended>, StoreError> {
+    let scope = new.idempotency_scope.clone().unwrap_or_default();
     let row = sqlx::query(
-        "SELECT id, seq, hash FROM entries WHERE tenant_id = ? AND idempotency_key = ?",
+        "SELECT entry_id, seq, hash, request_hash FROM idempotency_keys \
+         WHERE tenant_id = ? AND idem_key = ? AND scope IN (?, '') ORDER BY scope DESC LIMIT 1",
     )
     .bind(tenant_id.to_string())
     .bind(key)
-    .fetch_optional(conn)
+    .bind(&scope)
+    .fetch_optional(&mut *conn)
     .await
     .map_err(internal)?;
-    row.map(|r| {
-        let id: String = r.try_get("id").map_err(internal)?;
-        Ok(Appended {
-            id: Uuid::parse_str(&id).map_err(|_| corrupt("id"))?,
-            seq: r.try_get("seq").map_err(internal)?,
-            hash: r.try_get("hash").map_err(internal)?,
-            replayed: true,
-        })
-    })
-    .transpose()
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    let stored: Option<String> = r.try_get("request_hash").map_err(internal)?;
+    if let (Some(stored), Some(now)) = (&stored, &new.request_hash) {
+        if stored != now {
+            return Err(StoreError::Conflict(format!(
+                "idempotency key `{key}` was used before for a different event: send a new key for a new event"
+            )));
+        }
+    }
+    let id: String = r.try_get("entry_id").map_err(internal)?;
+    Ok(Some(Appended {
+        id: Uuid::parse_str(&id).map_err(|_| corrupt("id"))?,
+        seq: r.try_get("seq").map_err(internal)?,
+        hash: r.try_get("hash").map_err(internal)?,
+        replayed: true,
+    }))
+}
+
+async fn remember_key(
+    conn: &mut sqlx::SqliteConnection,
+    entry: &Entry,
+    new_scope: Option<&str>,
+    request_hash: Option<&str>,
+    key: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO idempotency_keys (tenant_id, scope, idem_key, request_hash, entry_id, seq, hash) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(entry.tenant_id.to_string())
+    .bind(new_scope.unwrap_or_default())
+    .bind(key)
+    .bind(request_hash)
+    .bind(entry.id.to_string())
+    .bind(entry.seq)
+    .bind(&entry.hash)
+    .execute(conn)
+    .await
+    .map_err(internal)?;
+    Ok(())
 }
 
 impl SqliteStore {
@@ -588,15 +626,22 @@ impl Store for SqliteStore {
         let mut appended = Vec::with_capacity(batch.len());
         for mut new in batch {
             if let Some(key) = &new.idempotency_key {
-                if let Some(original) = replay(&mut tx, tenant_id, key).await? {
+                if let Some(original) = replay(&mut tx, tenant_id, &new, key).await? {
                     appended.push(original);
                     continue;
                 }
             }
             redactor.apply(&mut new);
             seq += 1;
+            let idem = new
+                .idempotency_key
+                .clone()
+                .map(|k| (k, new.idempotency_scope.clone(), new.request_hash.clone()));
             let entry = new.seal(Uuid::now_v7(), tenant_id, seq, now, &prev);
             insert_entry(&mut tx, &entry).await?;
+            if let Some((key, scope, hash)) = &idem {
+                remember_key(&mut tx, &entry, scope.as_deref(), hash.as_deref(), key).await?;
+            }
             super::sqlite_integrity::link(&mut tx, &mut frontier, &entry).await?;
             if let Some(instance) = &entry.instance {
                 super::sqlite_accounts::register_instance(

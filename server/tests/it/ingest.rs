@@ -544,3 +544,102 @@ async fn an_owner_sets_retention_and_the_change_is_audited() {
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert!(a.body.contains("northwind"), "{}", a.body);
 }
+
+#[tokio::test]
+async fn idempotency_keys_belong_to_their_producer_and_their_request() {
+    let app = TestApp::new().await;
+    let pbx = app.key("northwind", &["write"]).await;
+    let monitor = app.key("northwind", &["write"]).await;
+    let (status, first) = app.post_events(Some(&pbx), event(1).to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    // Another producer using the same key is a different event: it is written.
+    let mut theirs = event(1);
+    theirs["description"] = json!("Monitoring: host down");
+    let (status, other) = app.post_events(Some(&monitor), theirs.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{other}");
+    assert_eq!(other["accepted"], 1, "{other}");
+    assert_ne!(other["results"][0]["seq"], first["results"][0]["seq"]);
+    // The same producer retrying the same request replays it…
+    let (status, retry) = app.post_events(Some(&pbx), event(1).to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(retry["results"][0]["status"], "replayed");
+    assert_eq!(retry["results"][0]["seq"], first["results"][0]["seq"]);
+    // …and reusing the key for a different event is a 409 that writes nothing.
+    let before = app.count("northwind").await;
+    let mut changed = event(1);
+    changed["description"] = json!("Renamed extension 1 differently");
+    let batch = json!([event(50), changed]);
+    let (status, conflict) = app.post_events(Some(&pbx), batch.to_string()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{conflict}");
+    assert!(
+        conflict["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sync-1"),
+        "{conflict}"
+    );
+    assert_eq!(app.count("northwind").await, before, "nothing written");
+}
+
+#[tokio::test]
+async fn what_cannot_be_stored_unchanged_is_refused_or_normalized() {
+    let app = TestApp::new().await;
+    let key = app.key("northwind", &["write"]).await;
+    let t = app.tenant("northwind").await;
+    // Refused, naming the field; nothing written.
+    let before = app.count("northwind").await;
+    for (body, status, needle) in [
+        (
+            r#"{"event_type":"alert.muted","description":"a","description":"b"}"#.to_owned(),
+            StatusCode::BAD_REQUEST,
+            "appears twice",
+        ),
+        (
+            json!({"event_type": "alert.muted", "description": "nul\u{0}here"}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "NUL",
+        ),
+        (
+            r#"{"event_type":"alert.muted","description":"n","metadata":{"big":9007199254740993}}"#
+                .to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "metadata.big",
+        ),
+        (
+            r#"{"event_type":"alert.muted","description":"n","metadata":{"neg":-18446744073709551615}}"#
+                .to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "2^53",
+        ),
+        (
+            json!({"event_type": "alert.muted", "description": "old", "occurred_at": "0000-01-01T00:00:00Z"}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "before 1970",
+        ),
+    ] {
+        let (s, answer) = app.post_events(Some(&key), body.clone()).await;
+        assert_eq!(s, status, "{body}: {answer}");
+        assert!(answer.to_string().contains(needle), "{body}: {answer}");
+    }
+    assert_eq!(app.count("northwind").await, before);
+    // Normalized: a leap second, an offset and nanoseconds become the one stored and
+    // hashed form, and the log still verifies.
+    for (sent, stored) in [
+        ("2016-12-31T23:59:60.250Z", "2017-01-01T00:00:00.250Z"),
+        (
+            "2026-11-20T10:30:00.123456789+05:30",
+            "2026-11-20T05:00:00.123Z",
+        ),
+    ] {
+        let body = json!({"event_type": "alert.muted", "description": "t", "occurred_at": sent});
+        let (s, answer) = app.post_events(Some(&key), body.to_string()).await;
+        assert_eq!(s, StatusCode::OK, "{answer}");
+        let e = app.entries("northwind").await.remove(0);
+        assert_eq!(app::canonical::format_time(&e.occurred_at), stored);
+    }
+    let report =
+        app::ssr::integrity::verify_log(app.store.as_ref(), t.id, &app.state.trusted_keys())
+            .await
+            .unwrap();
+    assert!(report.ok, "{report:?}");
+}

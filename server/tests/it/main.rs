@@ -5,6 +5,7 @@ mod export;
 mod http;
 mod ingest;
 mod integrity;
+mod shapes;
 mod store;
 
 use app::catalog::EventType;
