@@ -69,6 +69,8 @@ pub struct ApiKeyRecord {
     pub scopes: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub revoked: bool,
+    /// The user who created it (none for keys made on the command line).
+    pub created_by: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +107,8 @@ pub enum Mutation {
         user_id: Uuid,
         role: Role,
     },
-    /// Marks the user removed and revokes their sessions and grants.
+    /// Marks the user removed (their address can be invited again), revokes their
+    /// sessions and grants, and revokes the API keys they created.
     RemoveUser {
         user_id: Uuid,
     },

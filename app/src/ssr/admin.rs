@@ -92,6 +92,20 @@ pub async fn create_user(email: String, name: String, role: Role) -> Result<Crea
         )));
     }
     may_manage(&session, role)?;
+    // Addresses are unique across Stele; refusing one must not say where it is used.
+    let taken = || {
+        AppError::BadRequest(
+            "this address cannot be invited: it is already in use; invite the person with another address"
+                .to_owned(),
+        )
+    };
+    if let Some(existing) = state.store.user_by_email(&email).await? {
+        return Err(if existing.tenant_id == Some(tenant) {
+            AppError::BadRequest(format!("{email} is already a user of this tenant"))
+        } else {
+            taken()
+        });
+    }
     let user = UserRecord {
         id: Uuid::now_v7(),
         tenant_id: Some(tenant),
@@ -120,7 +134,10 @@ pub async fn create_user(email: String, name: String, role: Role) -> Result<Crea
             state.now() + Duration::hours(SET_PASSWORD_HOURS),
         )),
     };
-    state.store.commit(tenant, mutation, vec![entry]).await?;
+    match state.store.commit(tenant, mutation, vec![entry]).await {
+        Err(crate::store::StoreError::Conflict(_)) => return Err(taken()),
+        other => other?,
+    };
     Ok(CreatedUser {
         set_password_link: format!("{}/set-password?token={token}", state.public_url),
         user: view(&state, user).await?,
@@ -175,14 +192,30 @@ pub async fn remove_user(user_id: Uuid) -> Result<(), AppError> {
     }
     let role = user.role.unwrap_or(Role::Member);
     may_manage(&session, role)?;
+    // The keys this person created stop working with them.
+    let keys: Vec<_> = state
+        .store
+        .api_keys(tenant)
+        .await?
+        .into_iter()
+        .filter(|k| k.created_by == Some(user.id) && !k.revoked)
+        .map(|k| json!({"id": k.id, "name": k.name}))
+        .collect();
     let entry = NewEntry::new(
         EventType::UserRemoved,
         session.actor(),
-        format!("Removed {}", label(&user)),
+        match keys.len() {
+            0 => format!("Removed {}", label(&user)),
+            n => format!(
+                "Removed {} and revoked the {n} API key(s) they created",
+                label(&user)
+            ),
+        },
     )
     .target("user", user.id.to_string(), Some(&label(&user)))
     .change("email", Some(json!(user.email)), None)
     .change("role", Some(json!(role.as_str())), None)
+    .meta("revoked_keys", json!(keys))
     .context(session.context());
     state
         .store
@@ -307,6 +340,7 @@ pub async fn issue_api_key(
         scopes: scopes.to_vec(),
         created_at: state.now(),
         revoked: false,
+        created_by: session.map(|s| s.caller.user_id),
     };
     let actor = session.map_or_else(crate::entry::Actor::system, Session::actor);
     let mut entry = NewEntry::new(

@@ -660,7 +660,7 @@ impl Store for SqliteStore {
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
-        super::sqlite_accounts::user_where(&self.pool, "email = ?", email.trim()).await
+        super::sqlite_accounts::user_where(&self.pool, "users.email = ?", email.trim()).await
     }
 
     async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {

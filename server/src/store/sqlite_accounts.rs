@@ -11,8 +11,8 @@ use sqlx::{Row, SqliteConnection};
 use std::str::FromStr;
 use uuid::Uuid;
 
-const USER_COLUMNS: &str =
-    "id, tenant_id, email, name, role, is_super_admin, password_hash, removed_at";
+const USER_COLUMNS: &str = "id, tenant_id, coalesce(removed_email, email) AS email, name, role, \
+     is_super_admin, password_hash, removed_at";
 
 fn parse_uuid(s: &str, what: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(s).map_err(|_| corrupt(what))
@@ -105,7 +105,8 @@ pub async fn instances(
         .collect()
 }
 
-const API_KEY_COLUMNS: &str = "id, tenant_id, name, prefix, scopes, created_at, revoked_at";
+const API_KEY_COLUMNS: &str =
+    "id, tenant_id, name, prefix, scopes, created_at, revoked_at, created_by";
 
 fn api_key_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<ApiKeyRecord, StoreError> {
     let id: String = r.try_get("id").map_err(internal)?;
@@ -124,6 +125,11 @@ fn api_key_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<ApiKeyRecord, StoreEr
             .collect(),
         created_at: from_millis(r.try_get("created_at").map_err(internal)?)?,
         revoked: revoked.is_some(),
+        created_by: r
+            .try_get::<Option<String>, _>("created_by")
+            .map_err(internal)?
+            .map(|u| parse_uuid(&u, "api key creator"))
+            .transpose()?,
     })
 }
 
@@ -315,14 +321,26 @@ pub async fn apply(
         }
         Mutation::RemoveUser { user_id } => {
             let id = user_id.to_string();
-            let done =
-                sqlx::query("UPDATE users SET removed_at = ? WHERE id = ? AND removed_at IS NULL")
-                    .bind(now)
-                    .bind(&id)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(internal)?;
+            // The address is freed for a new invitation: the removed record keeps it
+            // in `removed_email` (the log keeps its own snapshot anyway).
+            let done = sqlx::query(
+                "UPDATE users SET removed_at = ?, removed_email = email, \
+                 email = id || '@removed.invalid' WHERE id = ? AND removed_at IS NULL",
+            )
+            .bind(now)
+            .bind(&id)
+            .execute(&mut *conn)
+            .await
+            .map_err(internal)?;
             one_row(done, "user")?;
+            sqlx::query(
+                "UPDATE api_keys SET revoked_at = ? WHERE created_by = ? AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(&id)
+            .execute(&mut *conn)
+            .await
+            .map_err(internal)?;
             sqlx::query(
                 "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
             )

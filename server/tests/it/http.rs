@@ -1065,3 +1065,86 @@ async fn server_functions_answer_wrong_methods_unknown_names_and_bad_bodies_plai
         }
     }
 }
+
+#[tokio::test]
+async fn removing_a_person_revokes_their_keys_and_frees_their_address() {
+    let app = TestApp::new().await;
+    let marco = app.login(MARCO).await;
+    let created = app
+        .call(
+            Some(&marco),
+            "create_api_key",
+            json!({"name": "Marco's sync", "scopes": ["events:write"]}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let secret = created.json()["secret"].as_str().unwrap().to_owned();
+    let key_id = created.json()["key"]["id"].as_str().unwrap().to_owned();
+    let app = &app;
+    let post = |secret: String| async move {
+        let req = Request::post("/api/v1/events")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, format!("Bearer {secret}"))
+            .body(Body::from(
+                json!({"event_type": "alert.muted", "description": "x"}).to_string(),
+            ))
+            .unwrap();
+        app.send(req).await.status
+    };
+    assert_eq!(post(secret.clone()).await, StatusCode::OK);
+
+    let jane = app.login(JANE).await;
+    let marco_user = app.store.user_by_email(MARCO).await.unwrap().unwrap();
+    let removed = app
+        .call(
+            Some(&jane),
+            "remove_user",
+            json!({"user_id": marco_user.id}),
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
+    assert_eq!(
+        post(secret).await,
+        StatusCode::UNAUTHORIZED,
+        "the key died with the person"
+    );
+    let entry = app
+        .entries("northwind")
+        .await
+        .into_iter()
+        .find(|e| e.event_type == EventType::UserRemoved)
+        .unwrap();
+    assert_eq!(entry.metadata["revoked_keys"][0]["id"], json!(key_id));
+    // The removed record still reads with its address.
+    let users = app.call(Some(&jane), "users", json!({})).await;
+    assert!(users.body.contains(MARCO), "{}", users.body);
+
+    // The address can be invited again…
+    let again = app
+        .call(
+            Some(&jane),
+            "create_user",
+            json!({"email": MARCO, "name": "Marco again", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    // …and an address used by another tenant is refused without naming it.
+    let elsewhere = app
+        .call(
+            Some(&jane),
+            "create_user",
+            json!({"email": OLIVIA, "name": "O", "role": "member"}),
+        )
+        .await;
+    assert_eq!(elsewhere.status, StatusCode::BAD_REQUEST);
+    assert!(
+        !elsewhere.body.to_lowercase().contains("harbor"),
+        "{}",
+        elsewhere.body
+    );
+    assert!(
+        elsewhere.body.contains("cannot be invited"),
+        "{}",
+        elsewhere.body
+    );
+}
