@@ -131,6 +131,9 @@ pub struct FeedFilter {
     /// An instance's or target's name, matched case-insensitively.
     #[serde(default)]
     pub resource: Option<String>,
+    /// Who wrote the entries: an API key's id, or `stele` for Stele itself.
+    #[serde(default)]
+    pub source: Option<String>,
     /// When it happened: from `since` (inclusive) to `until` (exclusive).
     #[serde(default)]
     pub since: Option<DateTime<Utc>>,
@@ -153,6 +156,7 @@ impl FeedFilter {
             ("target kind", &mut self.target_kind),
             ("target id", &mut self.target_id),
             ("actor", &mut self.actor),
+            ("source", &mut self.source),
             ("resource name", &mut self.resource),
             ("search", &mut self.q),
         ] {

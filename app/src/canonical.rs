@@ -11,8 +11,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-/// The version of the canonical field set, hashed as the field `v`.
-pub const CANONICAL_VERSION: u64 = 1;
+/// The version of the canonical field set new entries are sealed with, hashed as
+/// the field `v`. Version 1: the fields below; version 2 adds `source`. Each entry
+/// keeps the version it was sealed with and verifies under it.
+pub const CANONICAL_VERSION: u64 = 2;
 
 /// The chain hash before the first entry of a tenant.
 pub const GENESIS_HASH: [u8; 32] = [0u8; 32];
@@ -68,8 +70,8 @@ fn context_value(c: &Context) -> Value {
 /// derived fields (category, action) and the producer's idempotency key are not part
 /// of it.
 pub fn canonical_value(e: &Entry) -> Value {
-    json!({
-        "v": CANONICAL_VERSION,
+    let mut v = json!({
+        "v": e.v,
         "id": e.id.to_string(),
         "tenant_id": e.tenant_id.to_string(),
         "seq": e.seq,
@@ -83,7 +85,14 @@ pub fn canonical_value(e: &Entry) -> Value {
         "changes": changes_value(&e.changes),
         "metadata": Value::Object(e.metadata.clone()),
         "context": context_value(&e.context),
-    })
+    });
+    if e.v >= 2 {
+        v["source"] = e.source.as_ref().map_or(
+            Value::Null,
+            |s| json!({ "kind": s.kind.as_str(), "id": s.id, "name": s.name }),
+        );
+    }
+    v
 }
 
 /// The canonical bytes of an entry.
@@ -296,7 +305,8 @@ mod tests {
             request_id: Some("req-1".into()),
         })
         .occurred_at(Utc.with_ymd_and_hms(2026, 11, 22, 9, 59, 58).unwrap());
-        new.seal(
+        new.seal_as(
+            1,
             Uuid::parse_str("01937f3e-8a00-7000-8000-000000000001").unwrap(),
             Uuid::parse_str("01937f3e-0000-7000-8000-00000000000a").unwrap(),
             1,
@@ -323,6 +333,38 @@ mod tests {
         assert_eq!(e.prev_hash, "0".repeat(64));
         assert_eq!(e.hash, VECTOR_HASH);
     }
+
+    /// Version 2: the same entry, written by the API key `k-1` named "PBX sync".
+    #[test]
+    fn the_documented_version_2_vector_holds() {
+        let v1 = vector_entry();
+        let mut e = v1.clone();
+        e.v = 2;
+        e.source = Some(crate::entry::Source::api_key("k-1", "PBX sync"));
+        let canonical = String::from_utf8(canonical_bytes(&e)).unwrap();
+        assert_eq!(
+            canonical,
+            VECTOR_CANONICAL
+                .replace(
+                    r#""seq":1,"#,
+                    r#""seq":1,"source":{"id":"k-1","kind":"api_key","name":"PBX sync"},"#
+                )
+                .replace(r#""v":1}"#, r#""v":2}"#)
+        );
+        let digest = hex::encode(entry_digest(&e));
+        assert_eq!(digest, VECTOR_V2_DIGEST);
+        assert_eq!(
+            hex::encode(chain_hash(&GENESIS_HASH, &entry_digest(&e))),
+            VECTOR_V2_HASH
+        );
+        // Version 1 entries keep verifying as version 1.
+        assert_eq!(hex::encode(entry_digest(&v1)), VECTOR_DIGEST);
+    }
+
+    pub(crate) const VECTOR_V2_DIGEST: &str =
+        "e3c6a0b524e9b96202184b7baed0ed14bf94ee70d9ef798e19f19e82ffede744";
+    pub(crate) const VECTOR_V2_HASH: &str =
+        "3e703e8a082fd0617a41c0c1d9dbf1bbb4e86e3f6d8f25b46dd0937e3760f05c";
 
     #[test]
     fn the_verifier_catches_each_kind_of_break() {

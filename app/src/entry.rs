@@ -122,6 +122,61 @@ pub struct Context {
     pub request_id: Option<String>,
 }
 
+/// What wrote an entry: Stele itself (its own pages, jobs and commands) or a
+/// producer's API key. Hashed with the entry from canonical version 2 on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    Stele,
+    ApiKey,
+}
+
+impl SourceKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Stele => "stele",
+            SourceKind::ApiKey => "api_key",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [SourceKind::Stele, SourceKind::ApiKey]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub kind: SourceKind,
+    /// The API key's id (none for Stele).
+    pub id: Option<String>,
+    /// The key's name when the entry was written (`Stele` for Stele).
+    pub name: String,
+}
+
+impl Source {
+    pub fn stele() -> Self {
+        Source {
+            kind: SourceKind::Stele,
+            id: None,
+            name: "Stele".to_owned(),
+        }
+    }
+
+    pub fn api_key(id: impl Into<String>, name: &str) -> Self {
+        Source {
+            kind: SourceKind::ApiKey,
+            id: Some(id.into()),
+            name: name.to_owned(),
+        }
+    }
+}
+
+fn version_one() -> u64 {
+    1
+}
+
 /// An entry about to be appended. The store assigns id, seq, recorded_at and the chain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEntry {
@@ -140,6 +195,8 @@ pub struct NewEntry {
     pub idempotency_scope: Option<String>,
     /// SHA-256 of the request's event as canonical JSON: a retry must send the same.
     pub request_hash: Option<String>,
+    /// Who is writing it (Stele unless the API sets its key).
+    pub source: Source,
 }
 
 impl NewEntry {
@@ -157,6 +214,7 @@ impl NewEntry {
             idempotency_key: None,
             idempotency_scope: None,
             request_hash: None,
+            source: Source::stele(),
         }
     }
 
@@ -211,6 +269,26 @@ impl NewEntry {
         recorded_at: DateTime<Utc>,
         prev_hash: &[u8; 32],
     ) -> Entry {
+        self.seal_as(
+            crate::canonical::CANONICAL_VERSION,
+            id,
+            tenant_id,
+            seq,
+            recorded_at,
+            prev_hash,
+        )
+    }
+
+    /// Seals with a given canonical version (1 has no source; tests and vectors).
+    pub fn seal_as(
+        self,
+        version: u64,
+        id: Uuid,
+        tenant_id: Uuid,
+        seq: i64,
+        recorded_at: DateTime<Utc>,
+        prev_hash: &[u8; 32],
+    ) -> Entry {
         let recorded_at = crate::canonical::truncate_to_millis(recorded_at);
         let occurred_at =
             crate::canonical::truncate_to_millis(self.occurred_at.unwrap_or(recorded_at));
@@ -228,6 +306,8 @@ impl NewEntry {
             changes: self.changes,
             metadata: self.metadata,
             context: self.context,
+            v: version,
+            source: (version >= 2).then_some(self.source),
             idempotency_key: self.idempotency_key,
             entry_digest: String::new(),
             prev_hash: hex::encode(prev_hash),
@@ -256,6 +336,12 @@ pub struct Entry {
     pub changes: Vec<Change>,
     pub metadata: Map<String, Value>,
     pub context: Context,
+    /// The canonical form's version the entry was sealed with (docs/INTEGRITY.md).
+    #[serde(default = "version_one")]
+    pub v: u64,
+    /// Who wrote it; hashed from version 2 on, absent in version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
     pub idempotency_key: Option<String>,
     /// Hex SHA-256 of the canonical form (docs/INTEGRITY.md).
     pub entry_digest: String,

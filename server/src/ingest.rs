@@ -192,6 +192,20 @@ pub struct Known<'a> {
     /// Where the request came from: the context when an event gives none.
     pub request_context: &'a Context,
     pub now: DateTime<Utc>,
+    /// Actor ids in the request that are Stele accounts: a producer may not write
+    /// in their name.
+    pub stele_users: &'a std::collections::HashSet<String>,
+}
+
+/// The actor ids a request names (to look up which are Stele accounts).
+pub fn actor_ids(events: &[Value]) -> Vec<String> {
+    let mut ids: Vec<String> = events
+        .iter()
+        .filter_map(|e| e.get("actor")?.get("id")?.as_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 struct Fields<'a> {
@@ -362,6 +376,12 @@ fn actor(f: &mut Fields<'_>, event_type: Option<EventType>, known: &Known<'_>) -
                 Some("system") => Actor::system(),
                 Some("user") | None => {
                     let id = f.required_string("actor.id", m.get("id"), MAX_SHORT);
+                    if known.stele_users.contains(&id) {
+                        f.error(
+                            "actor.id",
+                            format!("`{id}` is a Stele account: producers report their own users, Stele records its own"),
+                        );
+                    }
                     let name = f.string("actor.name", m.get("name"), MAX_NAME);
                     let email = f.string("actor.email", m.get("email"), MAX_NAME);
                     let label = f.string("actor.label", m.get("label"), MAX_NAME);
@@ -674,8 +694,12 @@ mod tests {
             key_actor: actor,
             request_context: ctx,
             now: Utc::now(),
+            stele_users: &NO_USERS,
         }
     }
+
+    static NO_USERS: std::sync::LazyLock<std::collections::HashSet<String>> =
+        std::sync::LazyLock::new(Default::default);
 
     fn check(event: Value) -> Result<NewEntry, Vec<FieldError>> {
         let instances = HashMap::from([("pbx-1".to_owned(), "Acme HQ".to_owned())]);

@@ -342,7 +342,16 @@ async fn ingest_request(state: &AppState, req: Request) -> Result<Response, ApiE
         .map(|i| (i.id, i.name))
         .collect();
     let key_actor = Actor::api_key(key.id.to_string(), &key.name);
+    let mut stele_users = std::collections::HashSet::new();
+    for id in ingest::actor_ids(&events) {
+        if let Ok(uuid) = Uuid::parse_str(&id) {
+            if state.store.user_by_id(uuid).await?.is_some() {
+                stele_users.insert(id);
+            }
+        }
+    }
     let known = Known {
+        stele_users: &stele_users,
         instances: &instances,
         key_actor: &key_actor,
         request_context: &context,
@@ -354,6 +363,7 @@ async fn ingest_request(state: &AppState, req: Request) -> Result<Response, ApiE
     for (index, event) in events.iter().enumerate() {
         match ingest::validate_event(event, &known) {
             Ok(mut entry) => {
+                entry.source = app::entry::Source::api_key(key.id.to_string(), &key.name);
                 if entry.idempotency_key.is_some() {
                     use sha2::Digest;
                     entry.idempotency_scope = Some(scope.clone());
@@ -444,6 +454,11 @@ pub struct EntryDoc {
     #[schema(value_type = Object)]
     metadata: serde_json::Value,
     context: ContextDoc,
+    /// The canonical form's version the entry was sealed with (1 or 2).
+    v: u64,
+    /// Who wrote it (version 2 on): `{kind: stele|api_key, id, name}`.
+    #[schema(value_type = Option<Object>)]
+    source: Option<serde_json::Value>,
     idempotency_key: Option<String>,
     /// Hex SHA-256 of the entry's canonical form (docs/INTEGRITY.md).
     entry_digest: String,
@@ -469,6 +484,7 @@ const READ_PARAMS: &[&str] = &[
     "action",
     "event_type",
     "instance_id",
+    "source",
 ];
 
 fn invalid(name: &str, why: String) -> ApiError {
@@ -526,6 +542,7 @@ fn feed_filter(params: &HashMap<String, String>) -> Result<FeedFilter, ApiError>
         target_kind: text("target_kind"),
         target_id: text("target_id"),
         actor: text("actor"),
+        source: text("source"),
         resource: text("resource"),
         q: text("q"),
         since: time("from")?,
@@ -567,6 +584,7 @@ fn parse_read_params(params: &HashMap<String, String>) -> Result<(i64, u32, Feed
         ("action" = Option<String>, Query, description = "An action, e.g. `delete`"),
         ("event_type" = Option<String>, Query, description = "A catalog event type"),
         ("instance_id" = Option<String>, Query, description = "One instance's entries"),
+        ("source" = Option<String>, Query, description = "Entries one API key wrote (its id), or `stele`"),
     ),
     responses(
         (status = 200, description = "One page, oldest first", body = EventsPage),
@@ -627,6 +645,7 @@ const EXPORT_PARAMS: &[&str] = &[
     "target_kind",
     "target_id",
     "actor",
+    "source",
     "resource",
     "q",
     "from",
@@ -717,6 +736,7 @@ async fn export_caller(
         ("to" = Option<String>, Query, description = "RFC 3339: entries that occurred before"),
         ("category" = Option<String>, Query), ("action" = Option<String>, Query),
         ("event_type" = Option<String>, Query), ("instance_id" = Option<String>, Query),
+        ("source" = Option<String>, Query, description = "An API key's id, or `stele`"),
         ("target_kind" = Option<String>, Query), ("target_id" = Option<String>, Query),
         ("actor" = Option<String>, Query), ("resource" = Option<String>, Query),
         ("q" = Option<String>, Query, description = "Free-text search"),

@@ -87,6 +87,12 @@ fn Detail(detail: EntryDetail) -> impl IntoView {
                         Some(n) => super::visible(&format!("{} {} ({})", t.kind, n, t.id)),
                         None => super::visible(&format!("{} {}", t.kind, t.id)),
                     }))}
+                    {row("Source", e.source.as_ref().map(|s| match s.kind {
+                        crate::entry::SourceKind::ApiKey => super::visible(&format!(
+                            "via key {} ({})", s.name, s.id.clone().unwrap_or_default()
+                        )),
+                        crate::entry::SourceKind::Stele => "Stele".to_owned(),
+                    }))}
                     {row("Idempotency key", e.idempotency_key.clone())}
                 </dl>
             </section>

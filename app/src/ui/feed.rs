@@ -275,6 +275,7 @@ pub fn EntryRow(entry: Entry, now: chrono::DateTime<chrono::Utc>) -> impl IntoVi
                     {relative(entry.occurred_at, now)}
                 </time>
                 <span class="actor" class:system=is_system>"by " {super::visible(&entry.actor.label)}</span>
+                {source_link(&entry)}
                 {entry.instance.clone().map(|i| view! { <span class="instance">{super::visible(&i.name)}</span> })}
                 <span class=format!("badge cat-{}", category.as_str())>{entry.event_type.as_str()}</span>
             </div>
@@ -328,4 +329,18 @@ fn InstanceList(items: Vec<InstanceView>) -> impl IntoView {
             }).collect_view()}
         </ul>
     }
+}
+
+/// "via key PBX sync" for entries a producer's API key wrote, linking to everything
+/// that key wrote.
+pub fn source_link(entry: &crate::entry::Entry) -> Option<impl IntoView> {
+    let source = entry.source.as_ref()?;
+    let id = source.id.clone()?;
+    (source.kind == crate::entry::SourceKind::ApiKey).then(|| {
+        view! {
+            <a class="source" href=format!("/audit?source={id}") title="Everything this key wrote">
+                "via key " {super::visible(&source.name)}
+            </a>
+        }
+    })
 }

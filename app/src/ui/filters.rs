@@ -11,7 +11,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
 
 /// Every query parameter a feed understands, in the order they are written.
-pub const KEYS: [&str; 12] = [
+pub const KEYS: [&str; 13] = [
     "category",
     "action",
     "event_type",
@@ -19,6 +19,7 @@ pub const KEYS: [&str; 12] = [
     "target_kind",
     "target_id",
     "actor",
+    "source",
     "resource",
     "range",
     "from",
@@ -130,6 +131,7 @@ impl ViewQuery {
             target_kind: text("target_kind"),
             target_id: text("target_id"),
             actor: text("actor"),
+            source: text("source"),
             resource: text("resource"),
             since,
             until,
@@ -183,6 +185,7 @@ impl ViewQuery {
         add("target_kind", f.target_kind);
         add("target_id", f.target_id);
         add("actor", f.actor);
+        add("source", f.source);
         add("resource", f.resource);
         add("q", f.q);
         let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -214,6 +217,8 @@ impl ViewQuery {
                 "target_id" => format!("Target id: {v}"),
                 "actor" if v == "system" => "Actor: System".to_owned(),
                 "actor" => format!("Actor: {v}"),
+                "source" if v == "stele" => "Source: Stele".to_owned(),
+                "source" => format!("Source: key {v}"),
                 "resource" => format!("Resource: {v}"),
                 "range" => match v {
                     "custom" => format!(

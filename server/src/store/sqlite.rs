@@ -12,7 +12,8 @@ use app::checkpoint::Checkpoint;
 use app::clock::{Clock, SystemClock};
 use app::diff::Redactor;
 use app::entry::{
-    Actor, ActorKind, Appended, Change, Context, Entry, InstanceRef, NewEntry, Target, Tenant,
+    Actor, ActorKind, Appended, Change, Context, Entry, InstanceRef, NewEntry, Source, SourceKind,
+    Target, Tenant,
 };
 use app::store::{
     ApiKeyRecord, ChainLink, EntryQuery, InstanceRecord, Mutation, Order, SessionRecord, Store,
@@ -41,7 +42,8 @@ pub struct SqliteStore {
 const ENTRY_COLUMNS: &str = "id, tenant_id, seq, recorded_at, occurred_at, event_type, \
     description, actor_kind, actor_id, actor_label, instance_id, instance_name, target_kind, \
     target_id, target_name, changes, metadata, ctx_ip, ctx_user_agent, ctx_session_id, \
-    ctx_request_id, idempotency_key, entry_digest, prev_hash, hash";
+    ctx_request_id, idempotency_key, entry_digest, prev_hash, hash, canonical_version, \
+    source_kind, source_id, source_name";
 
 impl SqliteStore {
     /// Opens the database at `url` (`sqlite://path`), creating the file if needed,
@@ -174,6 +176,19 @@ fn entry_from_row(row: &SqliteRow) -> Result<Entry, StoreError> {
             session_id: get_opt("ctx_session_id")?,
             request_id: get_opt("ctx_request_id")?,
         },
+        v: u64::try_from(
+            row.try_get::<i64, _>("canonical_version")
+                .map_err(internal)?,
+        )
+        .map_err(|_| corrupt("canonical version"))?,
+        source: match get_opt("source_kind")? {
+            None => None,
+            Some(kind) => Some(Source {
+                kind: SourceKind::parse(&kind).ok_or_else(|| corrupt("source"))?,
+                id: get_opt("source_id")?,
+                name: get_opt("source_name")?.unwrap_or_default(),
+            }),
+        },
         idempotency_key: get_opt("idempotency_key")?,
         entry_digest: get_str("entry_digest")?,
         prev_hash: get_str("prev_hash")?,
@@ -207,6 +222,15 @@ fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, filter: &FeedFilter, time_by_s
     }
     if let Some(t) = &filter.target_id {
         qb.push(" AND e.target_id = ").push_bind(t.clone());
+    }
+    match filter.source.as_deref() {
+        Some("stele") => {
+            qb.push(" AND e.source_kind = 'stele'");
+        }
+        Some(key) => {
+            qb.push(" AND e.source_id = ").push_bind(key.to_owned());
+        }
+        None => {}
     }
     match filter.actor.as_deref() {
         Some("system") => {
@@ -354,8 +378,8 @@ async fn insert_entry(conn: &mut sqlx::SqliteConnection, e: &Entry) -> Result<()
          category, action, description, actor_kind, actor_id, actor_label, instance_id, \
          instance_name, target_kind, target_id, target_name, changes, metadata, ctx_ip, \
          ctx_user_agent, ctx_session_id, ctx_request_id, idempotency_key, entry_digest, \
-         prev_hash, hash) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         prev_hash, hash, canonical_version, source_kind, source_id, source_name) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(e.id.to_string())
     .bind(e.tenant_id.to_string())
@@ -384,6 +408,10 @@ async fn insert_entry(conn: &mut sqlx::SqliteConnection, e: &Entry) -> Result<()
     .bind(&e.entry_digest)
     .bind(&e.prev_hash)
     .bind(&e.hash)
+    .bind(i64::try_from(e.v).map_err(internal)?)
+    .bind(e.source.as_ref().map(|s| s.kind.as_str()))
+    .bind(e.source.as_ref().and_then(|s| s.id.clone()))
+    .bind(e.source.as_ref().map(|s| s.name.clone()))
     .execute(conn)
     .await
     .map_err(|err| match &err {

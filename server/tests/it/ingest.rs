@@ -643,3 +643,62 @@ async fn what_cannot_be_stored_unchanged_is_refused_or_normalized() {
             .unwrap();
     assert!(report.ok, "{report:?}");
 }
+
+#[tokio::test]
+async fn every_entry_says_who_wrote_it_and_producers_cannot_be_stele_users() {
+    let app = TestApp::new().await;
+    let key = app.key("northwind", &["write", "read"]).await;
+    let (status, answer) = app.post_events(Some(&key), event(7).to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let entries = app.entries("northwind").await;
+    let written = &entries[0];
+    let source = written
+        .source
+        .clone()
+        .expect("a version 2 entry has a source");
+    assert_eq!(source.kind, app::entry::SourceKind::ApiKey);
+    assert_eq!(source.name, "test producer");
+    assert_eq!(written.v, 2);
+    // The source is hashed: changing it changes the digest.
+    let mut forged = written.clone();
+    forged.source = Some(app::entry::Source::stele());
+    assert_ne!(
+        hex::encode(app::canonical::entry_digest(&forged)),
+        written.entry_digest
+    );
+    // Stele's own entries (the demo's logins, settings…) say Stele.
+    assert!(entries
+        .iter()
+        .filter(|e| e.event_type.category() == app::catalog::Category::Audit
+            || e.event_type == app::catalog::EventType::AuthLoginSucceeded)
+        .all(|e| e.source.as_ref().map(|s| s.kind) == Some(app::entry::SourceKind::Stele)));
+    // Reading by source gives exactly what the key wrote.
+    let key_id = source.id.clone().unwrap();
+    let (status, page) = app
+        .get_events(Some(&key), &format!("?source={key_id}&limit=100"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let seqs: Vec<i64> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, vec![written.seq]);
+
+    // A producer naming a real Stele account as its actor is refused.
+    let jane = app
+        .store
+        .user_by_email("jane@northwind.example")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut impersonation = event(8);
+    impersonation["actor"] =
+        json!({"kind": "user", "id": jane.id, "name": "Jane", "email": jane.email});
+    let before = app.count("northwind").await;
+    let (status, refused) = app.post_events(Some(&key), impersonation.to_string()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(refused.to_string().contains("actor.id"), "{refused}");
+    assert_eq!(app.count("northwind").await, before);
+}

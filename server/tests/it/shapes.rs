@@ -100,6 +100,7 @@ fn every_accepted_event_verifies_in_the_app_and_offline() {
     let instances = HashMap::new();
     let key_actor = Actor::api_key("k1", "PBX sync");
     let context = Context::default();
+    let no_users = std::collections::HashSet::new();
     let accepted = std::cell::Cell::new(0usize);
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: 256,
@@ -112,6 +113,7 @@ fn every_accepted_event_verifies_in_the_app_and_offline() {
                 key_actor: &key_actor,
                 request_context: &context,
                 now: chrono::Utc::now(),
+                stele_users: &no_users,
             };
             // What the API receives is bytes: through the same strict parser.
             let bytes = serde_json::to_vec(&events).unwrap();
