@@ -253,6 +253,37 @@ pub async fn sign_checkpoint(
     actor: Actor,
     context: Context,
 ) -> Result<Checkpoint, AppError> {
+    let _one = SIGNING.lock().await;
+    sign_locked(state, tenant, actor, context).await
+}
+
+/// One signing at a time, in this process.
+static SIGNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// "Sign a checkpoint now": a caller that finds the log unchanged since the newest
+/// checkpoint (nothing after it but that checkpoint's own entry), for instance
+/// because another click signed it a moment ago, gets that fresh checkpoint instead
+/// of signing again.
+pub async fn sign_or_reuse(
+    state: &AppState,
+    tenant: Uuid,
+    actor: Actor,
+    context: Context,
+) -> Result<Checkpoint, AppError> {
+    let _one = SIGNING.lock().await;
+    let size = tree_size(state.store.as_ref(), tenant).await?;
+    if let Some(fresh) = fresh_checkpoint(state, tenant, size).await? {
+        return Ok(fresh);
+    }
+    sign_locked(state, tenant, actor, context).await
+}
+
+async fn sign_locked(
+    state: &AppState,
+    tenant: Uuid,
+    actor: Actor,
+    context: Context,
+) -> Result<Checkpoint, AppError> {
     let size = tree_size(state.store.as_ref(), tenant).await?;
     let root = verified_root(state, tenant, size).await?;
     let cp = Checkpoint::sign(&state.signer, tenant, size, &root, state.now());
@@ -270,6 +301,43 @@ pub async fn sign_checkpoint(
         .commit(tenant, Mutation::AddCheckpoint(cp.clone()), vec![entry])
         .await?;
     Ok(cp)
+}
+
+/// The newest checkpoint, if the only entry after it is its own
+/// `audit.checkpoint_signed`.
+async fn fresh_checkpoint(
+    state: &AppState,
+    tenant: Uuid,
+    size: u64,
+) -> Result<Option<Checkpoint>, AppError> {
+    let Some(newest) = state
+        .store
+        .checkpoints(tenant)
+        .await?
+        .into_iter()
+        .max_by_key(|c| (c.tree_size, c.signed_at))
+    else {
+        return Ok(None);
+    };
+    if newest.tree_size + 1 != size || newest.verify(&state.signer.verifying_key()).is_err() {
+        return Ok(None);
+    }
+    let head = state
+        .store
+        .list(&EntryQuery {
+            tenant_id: Some(tenant),
+            limit: 1,
+            ..EntryQuery::default()
+        })
+        .await?;
+    let own = head.first().is_some_and(|e| {
+        e.event_type == EventType::AuditCheckpointSigned
+            && e.metadata
+                .get("root_hash")
+                .and_then(serde_json::Value::as_str)
+                == Some(newest.root_hash.as_str())
+    });
+    Ok(own.then_some(newest))
 }
 
 /// What one round of a background job did, tenant by tenant: one tenant's failure is
@@ -605,7 +673,7 @@ pub async fn verify_integrity(tenant: Option<String>) -> Result<VerifyReport, Ap
 pub async fn sign_now(tenant: Option<String>) -> Result<IntegrityInfo, AppError> {
     let state = state()?;
     let (session, tenant) = own_tenant(&state, tenant).await?;
-    sign_checkpoint(&state, tenant.id, session.actor(), session.context()).await?;
+    sign_or_reuse(&state, tenant.id, session.actor(), session.context()).await?;
     info(&state, &tenant).await
 }
 

@@ -541,17 +541,24 @@ async fn without_a_checkpoint_signing_recomputes_everything_and_refuses_a_bad_no
 #[tokio::test]
 async fn concurrent_signing_never_fails() {
     let s = scene().await;
+    s.sqlite.append(s.tenant, vec![entry(99)]).await.unwrap();
     let signs = (0..8).map(|_| {
-        sign_checkpoint(
+        app::ssr::integrity::sign_or_reuse(
             &s.state,
             s.tenant,
             app::entry::Actor::system(),
             Default::default(),
         )
     });
-    for result in futures::future::join_all(signs).await {
-        result.unwrap();
-    }
+    let signed: Vec<_> = futures::future::join_all(signs)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    // One signed; the others got that fresh checkpoint.
+    assert!(signed.iter().all(|c| *c == signed[0]), "{signed:?}");
+    assert_eq!(signed[0].tree_size, 22);
+    assert_eq!(s.sqlite.checkpoints(s.tenant).await.unwrap().len(), 2);
     let report = s.verify().await;
     assert!(report.ok, "{report:?}");
 }

@@ -5,6 +5,7 @@ mod export;
 mod http;
 mod ingest;
 mod integrity;
+mod secrets;
 mod shapes;
 mod store;
 

@@ -1,0 +1,218 @@
+//! Secrets never reach the database, its WAL or the server's log: the real `stele`
+//! binary, on a real data directory, is sent secrets under every spelling and shape
+//! in the table, then the raw bytes of the files and of its log are searched.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+
+fn stele(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_stele"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A plain HTTP/1.1 request; returns the status code and body.
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let status = answer[9..12].parse().unwrap();
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+const SPELLINGS: &[&str] = &[
+    "password",
+    "Password",
+    "passwd",
+    "pwd",
+    "sshPassword",
+    "SSH-Password",
+    "ssh.password",
+    "privateKey",
+    "private_key",
+    "Private-Key",
+    "PRIVATE_KEY",
+    "apiKey",
+    "api_key",
+    "API-KEY",
+    "x-api-key",
+    "APIKey",
+    "accessToken",
+    "access_token",
+    "refresh_token",
+    "client_secret",
+    "clientSecret",
+    "sip_password",
+    "sipPassword",
+    "credentials",
+    "snmp_community",
+    "snmpCommunity",
+    "two_fa_secret",
+    "mfaSecret",
+    "totpSeed",
+    "recovery_codes",
+    "sessionId",
+    "session_id",
+    "cookie",
+    "authorization",
+    "jwt",
+    "db_pass",
+    "wifi_psk",
+    "webhookSecret",
+    "signingKey",
+    "encryption_key",
+    "passphrase",
+    "token",
+];
+
+#[test]
+fn planted_secrets_reach_neither_the_files_nor_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    stele(
+        dir.path(),
+        &["tenant", "create", "--slug", "acme", "--name", "Acme"],
+    );
+    let out = stele(
+        dir.path(),
+        &[
+            "api-key", "create", "--tenant", "acme", "--name", "pbx", "--scope", "write",
+        ],
+    );
+    let key = out
+        .lines()
+        .find_map(|l| l.strip_prefix("secret (shown once, store it now): "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let log_path = dir.path().join("server.log");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_stele"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--checkpoint-every",
+            "0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .arg("--dist")
+        .arg(dir.path().join("no-dist"))
+        .env("STELE_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("Stele is running at http://")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned();
+    let auth = format!("Bearer {key}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    for (i, spelling) in SPELLINGS.iter().enumerate() {
+        let event = serde_json::json!({
+            "event_type": "config.parameter_pushed",
+            "description": format!("visiblemarker {i}"),
+            "instance": {"id": "pbx-1", "name": "Acme HQ"},
+            "metadata": {
+                "parameter": spelling,
+                "value": format!("plantedvalue{i}x"),
+                "previous_value": format!("plantedprevious{i}x"),
+                "nested": {spelling.to_string(): format!("plantednested{i}x")},
+                "pairs": [{"name": spelling, "value": format!("plantedpair{i}x")}],
+            },
+            "context": {"session_id": format!("plantedsession{i}x")},
+        });
+        let (status, body) = http(
+            &addr,
+            "POST",
+            "/api/v1/events",
+            &headers,
+            &event.to_string(),
+        );
+        assert_eq!(status, 200, "{spelling}: {body}");
+        let change = serde_json::json!({
+            "event_type": "extension.updated",
+            "description": format!("visiblemarker change {i}"),
+            "instance": {"id": "pbx-1"},
+            "before": {"sip": {spelling.to_string(): format!("plantedbefore{i}x")}},
+            "after": {"sip": {spelling.to_string(): format!("plantedafter{i}x")}},
+        });
+        let (status, body) = http(
+            &addr,
+            "POST",
+            "/api/v1/events",
+            &headers,
+            &change.to_string(),
+        );
+        assert_eq!(status, 200, "{spelling}: {body}");
+    }
+    // A password typed into the email field of the login form.
+    let origin = format!("http://{addr}");
+    let (status, _) = http(
+        &addr,
+        "POST",
+        "/api/login",
+        &[
+            ("Origin", origin.as_str()),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"email": "Plantedtypedpw!9", "password": "whatever"}"#,
+    );
+    assert_eq!(status, 401);
+    let _ = server.kill();
+    let _ = server.wait();
+
+    let mut bytes = Vec::new();
+    for name in ["stele.db", "stele.db-wal"] {
+        if let Ok(b) = std::fs::read(dir.path().join(name)) {
+            bytes.extend(b);
+        }
+    }
+    let log = std::fs::read(&log_path).unwrap();
+    let find = |hay: &[u8], needle: &str| {
+        hay.windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+    };
+    // The test can fail: what is not secret is there.
+    assert!(find(&bytes, "visiblemarker"), "the events were stored");
+    for (what, hay) in [("database and WAL", &bytes), ("server log", &log)] {
+        assert!(!find(hay, "planted"), "a planted secret is in the {what}");
+    }
+}
