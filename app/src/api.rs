@@ -379,6 +379,13 @@ pub async fn revoke_api_key(id: Uuid) -> Result<(), AppError> {
     crate::ssr::admin::revoke_api_key(id).await
 }
 
+/// Moves an API key to another user of the tenant, so it outlives its creator's
+/// removal (admins, owners).
+#[server(prefix = "/api", endpoint = "transfer_api_key", input = Json)]
+pub async fn transfer_api_key(id: Uuid, to_user: Uuid) -> Result<(), AppError> {
+    crate::ssr::admin::transfer_api_key(id, to_user).await
+}
+
 /// The sensitive-field list: the built-in names and the tenant's own additions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SensitiveFieldList {

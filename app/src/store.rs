@@ -128,6 +128,11 @@ pub enum Mutation {
     RevokeApiKey {
         id: Uuid,
     },
+    /// Makes another user responsible for a key (it is revoked with that user).
+    TransferApiKey {
+        id: Uuid,
+        to_user: Uuid,
+    },
     /// Replaces the tenant's own additions to the sensitive-field list.
     SetSensitiveFields {
         tenant_id: Uuid,

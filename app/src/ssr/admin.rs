@@ -405,6 +405,50 @@ pub async fn revoke_api_key(id: Uuid) -> Result<(), AppError> {
     Ok(())
 }
 
+pub async fn transfer_api_key(id: Uuid, to_user: Uuid) -> Result<(), AppError> {
+    let state = state()?;
+    let (session, tenant) = managing(&state).await?;
+    let key = state
+        .store
+        .api_keys(tenant)
+        .await?
+        .into_iter()
+        .find(|k| k.id == id && !k.revoked)
+        .ok_or_else(|| AppError::NotFound("API key not found".to_owned()))?;
+    let to = load_user(&state, tenant, to_user).await?;
+    if to.removed {
+        return Err(AppError::BadRequest(format!(
+            "{} was removed: move the key to a current user",
+            to.email
+        )));
+    }
+    let from = match key.created_by {
+        Some(u) => state.store.user_by_id(u).await?.map(|u| label(&u)),
+        None => None,
+    };
+    let entry = NewEntry::new(
+        EventType::TenantSettingsChanged,
+        session.actor(),
+        format!("Moved API key \"{}\" to {}", key.name, label(&to)),
+    )
+    .target("api_key", key.id.to_string(), Some(&key.name))
+    .change(
+        "responsible_user",
+        from.map(|f| json!(f)),
+        Some(json!(label(&to))),
+    )
+    .context(session.context());
+    state
+        .store
+        .commit(
+            tenant,
+            Mutation::TransferApiKey { id, to_user },
+            vec![entry],
+        )
+        .await?;
+    Ok(())
+}
+
 /// At most this many tenant additions to the sensitive-field list.
 pub const MAX_SENSITIVE_FIELDS: usize = 50;
 

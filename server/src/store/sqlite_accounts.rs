@@ -424,6 +424,17 @@ pub async fn apply(
                 .map_err(internal)?;
             one_row(done, "tenant")?;
         }
+        Mutation::TransferApiKey { id, to_user } => {
+            let done = sqlx::query(
+                "UPDATE api_keys SET created_by = ? WHERE id = ? AND revoked_at IS NULL",
+            )
+            .bind(to_user.to_string())
+            .bind(id.to_string())
+            .execute(conn)
+            .await
+            .map_err(internal)?;
+            one_row(done, "API key")?;
+        }
         Mutation::PurgeAudited {
             tenant_id,
             from_seq,

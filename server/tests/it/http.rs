@@ -236,6 +236,7 @@ async fn the_allow_deny_matrix_over_every_server_function() {
         Token,
     }
     let token = app.store.verification_token(northwind.id).await.unwrap();
+    let jane_id = app.store.user_by_email(JANE).await.unwrap().unwrap().id;
     let northwind_entries = app.entries("northwind").await;
     let acme_entry = northwind_entries
         .iter()
@@ -325,6 +326,12 @@ async fn the_allow_deny_matrix_over_every_server_function() {
             "revoke_api_key",
             Target::ApiKey,
             json!({"id": "TARGET"}),
+            [401, 403, 403, 200, 200, 404, 400],
+        ),
+        (
+            "transfer_api_key",
+            Target::ApiKey,
+            json!({"id": "TARGET", "to_user": jane_id}),
             [401, 403, 403, 200, 200, 404, 400],
         ),
         (
@@ -1092,8 +1099,27 @@ async fn removing_a_person_revokes_their_keys_and_frees_their_address() {
         app.send(req).await.status
     };
     assert_eq!(post(secret.clone()).await, StatusCode::OK);
+    // A second key of Marco's is moved to Jane first: it outlives his removal.
+    let kept = app
+        .call(
+            Some(&marco),
+            "create_api_key",
+            json!({"name": "Kept sync", "scopes": ["events:write"]}),
+        )
+        .await;
+    let kept_secret = kept.json()["secret"].as_str().unwrap().to_owned();
+    let kept_id = kept.json()["key"]["id"].as_str().unwrap().to_owned();
 
     let jane = app.login(JANE).await;
+    let jane_id = app.store.user_by_email(JANE).await.unwrap().unwrap().id;
+    let moved = app
+        .call(
+            Some(&jane),
+            "transfer_api_key",
+            json!({"id": kept_id, "to_user": jane_id}),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
     let marco_user = app.store.user_by_email(MARCO).await.unwrap().unwrap();
     let removed = app
         .call(
@@ -1147,4 +1173,51 @@ async fn removing_a_person_revokes_their_keys_and_frees_their_address() {
         "{}",
         elsewhere.body
     );
+}
+
+#[tokio::test]
+async fn parallel_wrong_passwords_are_checked_at_most_five_times() {
+    let app = TestApp::new().await;
+    let tries = (0..40).map(|_| {
+        app.call(
+            None,
+            "login",
+            json!({"email": JANE, "password": "not the password"}),
+        )
+    });
+    let answers = futures::future::join_all(tries).await;
+    let checked = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, throttled), (5, 35));
+    // The owner, from another address, still logs in.
+    let mut req = Request::post("/api/login")
+        .header(header::HOST, HOST)
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({"email": JANE, "password": DEMO_PASSWORD}).to_string(),
+        ))
+        .unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([198, 51, 100, 20], 40000))));
+    let response = server::http::router(app.state.clone(), app.dist.path())
+        .oneshot(req)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // An over-long email is refused before anything is remembered.
+    let long = app
+        .call(
+            None,
+            "login",
+            json!({"email": format!("{}@x.example", "a".repeat(3000)), "password": "p"}),
+        )
+        .await;
+    assert_eq!(long.status, StatusCode::BAD_REQUEST);
 }
