@@ -380,16 +380,21 @@ pub async fn create_api_key(name: String, scopes: Vec<String>) -> Result<Created
     })
 }
 
-pub async fn revoke_api_key(id: Uuid) -> Result<(), AppError> {
-    let state = state()?;
-    let (session, tenant) = managing(&state).await?;
-    let key = state
+/// The tenant's key with this id, if it still works; 404 otherwise.
+async fn active_key(state: &AppState, tenant: Uuid, id: Uuid) -> Result<ApiKeyRecord, AppError> {
+    state
         .store
         .api_keys(tenant)
         .await?
         .into_iter()
         .find(|k| k.id == id && !k.revoked)
-        .ok_or_else(|| AppError::NotFound("API key not found".to_owned()))?;
+        .ok_or_else(|| AppError::NotFound("API key not found".to_owned()))
+}
+
+pub async fn revoke_api_key(id: Uuid) -> Result<(), AppError> {
+    let state = state()?;
+    let (session, tenant) = managing(&state).await?;
+    let key = active_key(&state, tenant, id).await?;
     let entry = NewEntry::new(
         EventType::ApiKeyRevoked,
         session.actor(),
@@ -408,13 +413,7 @@ pub async fn revoke_api_key(id: Uuid) -> Result<(), AppError> {
 pub async fn transfer_api_key(id: Uuid, to_user: Uuid) -> Result<(), AppError> {
     let state = state()?;
     let (session, tenant) = managing(&state).await?;
-    let key = state
-        .store
-        .api_keys(tenant)
-        .await?
-        .into_iter()
-        .find(|k| k.id == id && !k.revoked)
-        .ok_or_else(|| AppError::NotFound("API key not found".to_owned()))?;
+    let key = active_key(&state, tenant, id).await?;
     let to = load_user(&state, tenant, to_user).await?;
     if to.removed {
         return Err(AppError::BadRequest(format!(

@@ -1134,6 +1134,11 @@ async fn removing_a_person_revokes_their_keys_and_frees_their_address() {
         StatusCode::UNAUTHORIZED,
         "the key died with the person"
     );
+    assert_eq!(
+        post(kept_secret).await,
+        StatusCode::OK,
+        "the moved key lives on"
+    );
     let entry = app
         .entries("northwind")
         .await
