@@ -256,6 +256,9 @@ pub struct ApiKeyView {
     pub scopes: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub revoked: bool,
+    /// The user the key is revoked with (its creator, unless moved).
+    #[serde(default)]
+    pub responsible: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

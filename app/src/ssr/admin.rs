@@ -288,6 +288,7 @@ fn key_view(k: ApiKeyRecord) -> ApiKeyView {
         scopes: k.scopes,
         created_at: k.created_at,
         revoked: k.revoked,
+        responsible: k.created_by,
     }
 }
 

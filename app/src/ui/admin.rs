@@ -3,8 +3,8 @@
 use super::ErrorState;
 use crate::api::{
     api_keys, change_role, create_api_key, create_user, instances, remove_user, retention_setting,
-    revoke_api_key, sensitive_fields, set_grant, set_retention, set_sensitive_fields, users,
-    AppError, InstanceView, UserView,
+    revoke_api_key, sensitive_fields, set_grant, set_retention, set_sensitive_fields,
+    transfer_api_key, users, AppError, InstanceView, UserView,
 };
 use crate::auth::Role;
 use leptos::prelude::*;
@@ -168,6 +168,11 @@ fn ApiKeys(version: RwSignal<u32>, report: Callback<Result<String, AppError>>) -
         version.track();
         api_keys()
     });
+    // Who a key can be moved to, so it outlives its creator's removal.
+    let people = LocalResource::new(move || {
+        version.track();
+        users()
+    });
     let name = RwSignal::new(String::new());
     let write = RwSignal::new(true);
     let read = RwSignal::new(false);
@@ -198,16 +203,43 @@ fn ApiKeys(version: RwSignal<u32>, report: Callback<Result<String, AppError>>) -
                 Ok(list) if list.is_empty() => view! { <p class="state state-empty">"No API keys yet."</p> }.into_any(),
                 Ok(list) => view! {
                     <table class="keys">
-                        <thead><tr><th>"Name"</th><th>"Key"</th><th>"Scopes"</th><th>"Status"</th><th></th></tr></thead>
+                        <thead><tr><th>"Name"</th><th>"Key"</th><th>"Scopes"</th><th>"Status"</th><th>"Revoked with"</th><th></th></tr></thead>
                         <tbody>
                             {list.into_iter().map(|k| {
                                 let id = k.id;
+                                let key_label = format!("Person key {} is revoked with", k.name);
                                 view! {
                                     <tr>
                                         <td>{k.name}" "<a class="history" href=format!("/audit?actor={id}")>"View history"</a></td>
                                         <td><code>{format!("{}…", k.prefix)}</code></td>
                                         <td>{k.scopes.join(", ")}</td>
                                         <td>{if k.revoked { "revoked" } else { "active" }}</td>
+                                        <td>{
+                                            let responsible = k.responsible.map(|u| u.to_string()).unwrap_or_default();
+                                            let active: Vec<UserView> = people
+                                                .get()
+                                                .and_then(Result::ok)
+                                                .unwrap_or_default()
+                                                .into_iter()
+                                                .filter(|u| !u.removed)
+                                                .collect();
+                                            (!k.revoked).then(|| view! {
+                                                <select aria-label=key_label.clone() prop:value=responsible.clone()
+                                                    on:change=move |ev| {
+                                                        let Ok(to) = event_target_value(&ev).parse::<uuid::Uuid>() else { return };
+                                                        spawn_local(async move {
+                                                            report.run(transfer_api_key(id, to).await.map(|()| "API key moved".to_owned()));
+                                                        });
+                                                    }>
+                                                    <option value="">"(no one: created on the command line)"</option>
+                                                    {active.into_iter().map(|u| {
+                                                        let value = u.id.to_string();
+                                                        let selected = value == responsible;
+                                                        view! { <option value=value selected=selected>{u.email}</option> }
+                                                    }).collect_view()}
+                                                </select>
+                                            })
+                                        }</td>
                                         <td>{(!k.revoked).then(|| view! {
                                             <button class="danger" on:click=move |_| spawn_local(async move {
                                                 report.run(revoke_api_key(id).await.map(|()| "API key revoked".to_owned()));
