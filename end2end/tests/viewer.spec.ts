@@ -84,6 +84,9 @@ test.describe("the tenant feed's filters", () => {
       await page.goto(`/audit?${qs}`);
       if ("since" in filter) {
         // The page computes "30 days ago" itself; every row shown must be an alert.
+        // Wait for the rows: right after navigation the list may still be loading.
+        await expect(page.locator(".chip")).toHaveText([/Category: Alerts/, /Time: Last 30 days/]);
+        await expect(page.locator("li.entry").first()).toBeVisible();
         const cats = await page.locator("li.entry").evaluateAll((els) => els.map((e) => e.getAttribute("data-category")));
         expect(cats.length).toBeGreaterThan(0);
         expect(new Set(cats)).toEqual(new Set(["alerts"]));
