@@ -8,7 +8,7 @@ use super::http::TestApp;
 use super::{clock, entry, fresh_store_with, tenant};
 use app::catalog::EventType;
 use app::clock::Clock;
-use app::ssr::integrity::{sign_changed, sign_checkpoint, verify_log};
+use app::ssr::integrity::{sign_changed, verify_log};
 use app::ssr::retention::{purge_due, purge_tenant};
 use app::ssr::AppState;
 use app::store::{EntryQuery, Mutation, Order, Store};
@@ -88,14 +88,7 @@ async fn a_quiet_tenant_purged_entirely_keeps_working() {
         .unwrap();
     assert!(verified.ok, "{verified:?}");
     assert_eq!(verified.purged, head);
-    let cp = sign_checkpoint(
-        &app.state,
-        t.id,
-        app::entry::Actor::system(),
-        Default::default(),
-    )
-    .await
-    .unwrap();
+    let cp = super::sign(&app.state, t.id).await;
     assert_eq!(cp.tree_size, head + 2);
     assert_eq!(cp.signed_at, clock.now());
     let (status, body, _) = export(&app, Some(&jane), "format=ndjson").await;

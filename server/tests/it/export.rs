@@ -132,14 +132,7 @@ async fn csv_cells_round_trip_and_formulas_are_neutralized() {
 async fn an_ndjson_export_verifies_offline_against_a_signed_checkpoint() {
     let app = TestApp::new().await;
     let t = app.tenant("northwind").await;
-    let cp = app::ssr::integrity::sign_checkpoint(
-        &app.state,
-        t.id,
-        app::entry::Actor::system(),
-        Default::default(),
-    )
-    .await
-    .unwrap();
+    let cp = super::sign(&app.state, t.id).await;
     let jane = app.login("jane@northwind.example").await;
     let (status, body, disposition) = export(&app, Some(&jane), "format=ndjson").await;
     assert_eq!(status, StatusCode::OK);

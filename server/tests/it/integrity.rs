@@ -31,14 +31,7 @@ async fn scene() -> Scene {
         .unwrap();
     let sqlite = Arc::new(store);
     let state = super::state_for(sqlite.clone(), t.id, 5);
-    let cp = sign_checkpoint(
-        &state,
-        t.id,
-        app::entry::Actor::system(),
-        Default::default(),
-    )
-    .await
-    .unwrap();
+    let cp = super::sign(&state, t.id).await;
     assert_eq!(cp.tree_size, 20);
     let attacker = sqlx::Connection::connect(&super::url(&dir)).await.unwrap();
     Scene {
@@ -614,14 +607,7 @@ async fn after_a_key_rotation_old_checkpoints_verify_by_their_key_id() {
         previous_keys: Arc::new(vec![old_key]),
         ..s.state.clone()
     };
-    sign_checkpoint(
-        &rotated,
-        s.tenant,
-        app::entry::Actor::system(),
-        Default::default(),
-    )
-    .await
-    .unwrap();
+    super::sign(&rotated, s.tenant).await;
     let report = verify_log(s.sqlite.as_ref(), s.tenant, &rotated.trusted_keys())
         .await
         .unwrap();

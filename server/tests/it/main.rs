@@ -63,6 +63,13 @@ pub fn state_for(
     }
 }
 
+/// Signs the tenant's head as the periodic job would.
+pub async fn sign(state: &app::ssr::AppState, tenant: uuid::Uuid) -> app::checkpoint::Checkpoint {
+    app::ssr::integrity::sign_checkpoint(state, tenant, Actor::system(), Default::default())
+        .await
+        .unwrap()
+}
+
 pub async fn tenant(store: &dyn Store, slug: &str) -> Tenant {
     store
         .create_tenant(slug, &format!("{slug} MSP"))
