@@ -145,6 +145,31 @@ fn authority(url: &str) -> Option<&str> {
     Some(rest.split('/').next().unwrap_or(rest))
 }
 
+/// Whether a request carries Stele's session cookie (in any `Cookie` header).
+pub(crate) fn carries_session(headers: &axum::http::HeaderMap) -> bool {
+    headers.get_all(COOKIE).iter().any(|c| {
+        c.to_str()
+            .is_ok_and(|c| c.contains(app::ssr::session::COOKIE_NAME))
+    })
+}
+
+/// Whether a request was started by Stele's own pages (or typed into the address
+/// bar): browsers say so in `Sec-Fetch-Site`, which no page can forge; without it,
+/// a `Referer` from Stele's own host is required.
+pub(crate) fn from_own_pages(headers: &axum::http::HeaderMap) -> bool {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+    };
+    match text("sec-fetch-site") {
+        Some(site) => site == "same-origin" || site == "none",
+        None => text(REFERER.as_str())
+            .and_then(authority)
+            .is_some_and(|a| Some(a) == text(HOST.as_str())),
+    }
+}
+
 /// CSRF defence: a state-changing call must come from Stele's own origin. Browsers
 /// send `Origin` (or at least `Referer`) on such calls; a call that carries the
 /// session cookie but neither is refused too. Cookies are SameSite=Lax besides.
@@ -162,7 +187,7 @@ async fn same_origin_only(req: Request, next: Next) -> Response {
     let claimed = text(ORIGIN).or_else(|| text(REFERER)).map(authority);
     let allowed = match claimed {
         Some(origin) => origin.is_some() && origin == host,
-        None => !text(COOKIE).is_some_and(|c| c.contains(app::ssr::session::COOKIE_NAME)),
+        None => !carries_session(headers),
     };
     if allowed {
         next.run(req).await

@@ -657,22 +657,6 @@ fn export_filter(params: &HashMap<String, String>) -> Result<FeedFilter, ApiErro
     Ok(feed_filter(params)?.validated()?)
 }
 
-/// Whether a cookie-carrying request was started by Stele's own pages (or typed
-/// into the address bar).
-fn from_own_pages(headers: &HeaderMap) -> bool {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    match text("sec-fetch-site") {
-        Some(site) => site == "same-origin" || site == "none",
-        None => {
-            let host = text("host");
-            text("referer")
-                .and_then(|r| r.split_once("://"))
-                .map(|(_, rest)| rest.split('/').next().unwrap_or(rest))
-                .is_some_and(|authority| Some(authority) == host)
-        }
-    }
-}
-
 /// The caller of an export: a browser session (the feed's Export button) or an API
 /// key with `events:read`. Either way `audit.export` is required of the tenant.
 async fn export_caller(
@@ -691,18 +675,9 @@ async fn export_caller(
         return Ok((caller, tenant, actor, Context::default()));
     }
     // A cookie-authenticated export writes `audit.exported` (and may sign a
-    // checkpoint): only Stele's own pages may start it. Browsers say where a request
-    // comes from in `Sec-Fetch-Site`, which no page can forge; without it, a
-    // `Referer` from Stele's own host is required.
-    let has_session = parts
-        .headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .any(|c| {
-            c.to_str()
-                .is_ok_and(|c| c.contains(app::ssr::session::COOKIE_NAME))
-        });
-    if has_session && !from_own_pages(&parts.headers) {
+    // checkpoint): only Stele's own pages may start it.
+    if crate::http::carries_session(&parts.headers) && !crate::http::from_own_pages(&parts.headers)
+    {
         tracing::warn!("refused an export started from another site");
         return Err(ApiError::new(
             403,

@@ -254,7 +254,8 @@ pub async fn sign_checkpoint(
     context: Context,
 ) -> Result<Checkpoint, AppError> {
     let _one = SIGNING.lock().await;
-    sign_locked(state, tenant, actor, context).await
+    let size = tree_size(state.store.as_ref(), tenant).await?;
+    sign_locked(state, tenant, size, actor, context).await
 }
 
 /// One signing at a time, in this process.
@@ -275,16 +276,17 @@ pub async fn sign_or_reuse(
     if let Some(fresh) = fresh_checkpoint(state, tenant, size).await? {
         return Ok(fresh);
     }
-    sign_locked(state, tenant, actor, context).await
+    sign_locked(state, tenant, size, actor, context).await
 }
 
+/// Signs the first `size` entries (the head, read under [`SIGNING`]).
 async fn sign_locked(
     state: &AppState,
     tenant: Uuid,
+    size: u64,
     actor: Actor,
     context: Context,
 ) -> Result<Checkpoint, AppError> {
-    let size = tree_size(state.store.as_ref(), tenant).await?;
     let root = verified_root(state, tenant, size).await?;
     let cp = Checkpoint::sign(&state.signer, tenant, size, &root, state.now());
     let entry = NewEntry::new(
