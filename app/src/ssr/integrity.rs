@@ -2,7 +2,7 @@
 //! checkpoints, and the walk that verifies a tenant's whole log.
 
 use super::session::require_session;
-use super::{state, AppState};
+use super::{state, AppState, RoundReport};
 use crate::api::{AppError, InclusionAnswer, IntegrityInfo, PublishedCheckpoints, VerifyReport};
 use crate::auth::{require, Permission, Scope};
 use crate::canonical::{chain_hash, entry_digest, GENESIS_HASH};
@@ -342,45 +342,25 @@ async fn fresh_checkpoint(
     Ok(own.then_some(newest))
 }
 
-/// What one round of a background job did, tenant by tenant: one tenant's failure is
-/// logged and reported, and the others are still served.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct RoundReport {
-    pub done: Vec<Uuid>,
-    pub failed: Vec<(Uuid, String)>,
-}
-
 /// Signs every tenant whose log grew since its last checkpoint (the periodic job).
 pub async fn sign_changed(state: &AppState) -> Result<RoundReport, AppError> {
-    let mut report = RoundReport::default();
-    for tenant in state.store.tenants().await? {
-        let outcome = async {
-            let size = tree_size(state.store.as_ref(), tenant.id).await?;
-            let covered = state
-                .store
-                .checkpoints(tenant.id)
-                .await?
-                .iter()
-                .map(|c| c.tree_size)
-                .max()
-                .unwrap_or(0);
-            if size > covered {
-                sign_checkpoint(state, tenant.id, Actor::system(), Context::default()).await?;
-                return Ok::<_, AppError>(true);
-            }
-            Ok(false)
+    super::each_tenant(state, "signing a checkpoint", |tenant| async move {
+        let size = tree_size(state.store.as_ref(), tenant.id).await?;
+        let covered = state
+            .store
+            .checkpoints(tenant.id)
+            .await?
+            .iter()
+            .map(|c| c.tree_size)
+            .max()
+            .unwrap_or(0);
+        if size > covered {
+            sign_checkpoint(state, tenant.id, Actor::system(), Context::default()).await?;
+            return Ok(true);
         }
-        .await;
-        match outcome {
-            Ok(true) => report.done.push(tenant.id),
-            Ok(false) => {}
-            Err(e) => {
-                tracing::error!(tenant = %tenant.slug, error = %e, "signing a checkpoint failed");
-                report.failed.push((tenant.id, e.to_string()));
-            }
-        }
-    }
-    Ok(report)
+        Ok(false)
+    })
+    .await
 }
 
 fn broken(entries: u64, seq: i64, reason: String) -> VerifyReport {

@@ -61,6 +61,41 @@ impl From<StoreError> for AppError {
     }
 }
 
+/// What one round of a background job did, tenant by tenant.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RoundReport {
+    /// Tenants the job did something for.
+    pub done: Vec<Uuid>,
+    /// Tenants it failed for, with the error the caller may see.
+    pub failed: Vec<(Uuid, String)>,
+}
+
+/// Runs one round of a background job over every tenant, each on its own: a
+/// tenant's failure is logged and reported, and the others are still served.
+/// `job` answers whether it did something for the tenant.
+pub async fn each_tenant<F>(
+    state: &AppState,
+    what: &str,
+    job: impl Fn(crate::entry::Tenant) -> F,
+) -> Result<RoundReport, AppError>
+where
+    F: std::future::Future<Output = Result<bool, AppError>>,
+{
+    let mut report = RoundReport::default();
+    for tenant in state.store.tenants().await? {
+        let (id, slug) = (tenant.id, tenant.slug.clone());
+        match job(tenant).await {
+            Ok(true) => report.done.push(id),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(tenant = %slug, error = %e, "{what} failed for this tenant");
+                report.failed.push((id, e.to_string()));
+            }
+        }
+    }
+    Ok(report)
+}
+
 pub(crate) fn state() -> Result<AppState, AppError> {
     use_context::<AppState>().ok_or_else(|| {
         tracing::error!("AppState missing from the server function context");

@@ -107,35 +107,24 @@ pub async fn purge_tenant(
 /// The daily purge: every tenant with a retention period loses the content older
 /// than it. Each tenant is purged on its own: a failure is logged and reported, and
 /// the other tenants are still purged.
-pub async fn purge_due(state: &AppState) -> Result<super::integrity::RoundReport, AppError> {
-    let mut report = super::integrity::RoundReport::default();
-    for tenant in state.store.tenants().await? {
-        let outcome = async {
-            let Some(days) = state.store.retention_days(tenant.id).await? else {
-                return Ok(None);
-            };
-            let cutoff = state.now() - Duration::days(i64::from(days));
-            purge_tenant(
-                state,
-                tenant.id,
-                cutoff,
-                Actor::system(),
-                Context::default(),
-                &format!("retention of {days} days"),
-            )
-            .await
-        }
-        .await;
-        match outcome {
-            Ok(Some(_)) => report.done.push(tenant.id),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!(tenant = %tenant.slug, error = %e, "retention purge failed for this tenant");
-                report.failed.push((tenant.id, e.to_string()));
-            }
-        }
-    }
-    Ok(report)
+pub async fn purge_due(state: &AppState) -> Result<super::RoundReport, AppError> {
+    super::each_tenant(state, "retention purge", |tenant| async move {
+        let Some(days) = state.store.retention_days(tenant.id).await? else {
+            return Ok(false);
+        };
+        let cutoff = state.now() - Duration::days(i64::from(days));
+        let purged = purge_tenant(
+            state,
+            tenant.id,
+            cutoff,
+            Actor::system(),
+            Context::default(),
+            &format!("retention of {days} days"),
+        )
+        .await?;
+        Ok(purged.is_some())
+    })
+    .await
 }
 
 pub async fn retention_setting() -> Result<Option<u32>, AppError> {
