@@ -185,15 +185,22 @@ async fn the_daily_job_purges_every_tenant_even_when_the_first_fails() {
         set_retention(store.as_ref(), t.id, 30).await;
     }
     let state = super::state_for(store.clone(), first.id, 3);
-    // The first tenant's deletes fail (a disk error, say) after its range is recorded.
-    sqlx::query(&format!(
-        "CREATE TRIGGER fail_first BEFORE DELETE ON entries WHEN OLD.tenant_id = '{}' \
-         BEGIN SELECT RAISE(ABORT, 'simulated disk failure'); END",
-        first.id
-    ))
-    .execute(store.pool())
-    .await
-    .unwrap();
+    // The first tenant's deletes fail (a disk error, say) after its range is recorded,
+    // while the fault is on. The fault is switched by a row, not by dropping the
+    // trigger: changing the schema under the pool's cached statements is not what a
+    // disk fault looks like.
+    for sql in [
+        "CREATE TABLE fault (active INTEGER NOT NULL)".to_owned(),
+        "INSERT INTO fault (active) VALUES (1)".to_owned(),
+        format!(
+            "CREATE TRIGGER fail_first BEFORE DELETE ON entries \
+             WHEN OLD.tenant_id = '{}' AND (SELECT active FROM fault) = 1 \
+             BEGIN SELECT RAISE(ABORT, 'simulated disk failure'); END",
+            first.id
+        ),
+    ] {
+        sqlx::query(&sql).execute(store.pool()).await.unwrap();
+    }
     clock.advance(Duration::days(31));
     let report = purge_due(&state).await.unwrap();
     assert_eq!(report.failed.len(), 1, "{report:?}");
@@ -216,7 +223,7 @@ async fn the_daily_job_purges_every_tenant_even_when_the_first_fails() {
 
     // Once the fault is gone, the next run finishes the interrupted purge and
     // writes its `audit.purged`.
-    sqlx::query("DROP TRIGGER fail_first")
+    sqlx::query("UPDATE fault SET active = 0")
         .execute(store.pool())
         .await
         .unwrap();
