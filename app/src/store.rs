@@ -211,13 +211,23 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// Applies an account mutation and appends the entries that audit it, in one
-    /// transaction: both or neither.
+    /// transaction: both or neither. The algorithm is the core's
+    /// ([`crate::ssr::log::commit`]); the store only provides the transaction.
     async fn commit(
         &self,
         tenant_id: Uuid,
         mutation: Mutation,
         batch: Vec<NewEntry>,
-    ) -> Result<Vec<Appended>, StoreError>;
+    ) -> Result<Vec<Appended>, StoreError> {
+        if batch.is_empty() && mutation == Mutation::None {
+            return Ok(Vec::new());
+        }
+        let tx = self.begin().await?;
+        crate::ssr::log::commit(tx, self.clock().now(), tenant_id, mutation, batch).await
+    }
+
+    /// Opens a write transaction (see [`crate::ssr::log::LogTx`]).
+    async fn begin(&self) -> Result<Box<dyn crate::ssr::log::LogTx>, StoreError>;
 
     async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError>;
 
@@ -305,7 +315,10 @@ pub trait Store: Send + Sync + 'static {
         &self,
         tenant_id: Uuid,
         cutoff: DateTime<Utc>,
-    ) -> Result<Option<(i64, i64)>, StoreError>;
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        let tx = self.begin().await?;
+        crate::ssr::log::record_purge(tx, self.clock().now(), tenant_id, cutoff).await
+    }
 
     /// The one deletion path (SPEC "Retention"): removes the content of a recorded
     /// range from the oldest end, in short batches, then makes the bytes
@@ -323,6 +336,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// The seq ranges retention purged, oldest first.
     async fn purged_ranges(&self, tenant_id: Uuid) -> Result<Vec<(i64, i64)>, StoreError>;
+
+    /// Claims one round of a background job (`job`, numbered `round`) for the
+    /// caller: true for exactly one caller per round across every server on the
+    /// database, so several servers run the checkpoint and purge rounds once.
+    async fn claim_round(&self, job: &str, round: i64) -> Result<bool, StoreError>;
 
     /// Whether the store answers (for `/healthz`).
     async fn ping(&self) -> Result<(), StoreError>;

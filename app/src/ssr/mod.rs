@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod feeds;
 pub mod integrity;
+pub mod log;
 pub mod retention;
 pub mod secrets;
 pub mod session;

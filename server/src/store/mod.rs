@@ -1,13 +1,14 @@
 //! Store backends. Everything above this module talks to `app::store::Store` only.
 
+pub mod postgres;
 pub mod sqlite;
-mod sqlite_accounts;
 mod sqlite_integrity;
 mod sqlite_retention;
 
 use app::store::{Store, StoreError};
 use std::sync::Arc;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// Opens (creating and migrating) the store a database URL names.
@@ -15,12 +16,9 @@ pub async fn open(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
     if database_url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(database_url).await?))
     } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
-        anyhow::bail!(
-            "the PostgreSQL store is not available in this version of Stele yet; \
-             use a sqlite: URL or --data-dir"
-        )
+        Ok(Arc::new(PgStore::open(database_url).await?))
     } else {
-        anyhow::bail!("unsupported database URL scheme in `{database_url}`: expected sqlite:")
+        anyhow::bail!("unsupported database URL scheme in `{database_url}`: expected sqlite: or postgres:")
     }
 }
 

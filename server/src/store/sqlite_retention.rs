@@ -8,31 +8,8 @@
 
 use super::internal;
 use app::store::StoreError;
-use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 use uuid::Uuid;
-
-pub async fn ranges(pool: &SqlitePool, tenant_id: Uuid) -> Result<Vec<(i64, i64)>, StoreError> {
-    sqlx::query_as(
-        "SELECT from_seq, to_seq FROM purged_ranges WHERE tenant_id = ? ORDER BY from_seq",
-    )
-    .bind(tenant_id.to_string())
-    .fetch_all(pool)
-    .await
-    .map_err(internal)
-}
-
-pub async fn unaudited(pool: &SqlitePool, tenant_id: Uuid) -> Result<Vec<(i64, i64)>, StoreError> {
-    sqlx::query_as(
-        "SELECT r.from_seq, r.to_seq FROM purged_ranges r \
-         LEFT JOIN purge_audits a ON a.tenant_id = r.tenant_id AND a.from_seq = r.from_seq \
-         WHERE r.tenant_id = ? AND a.from_seq IS NULL ORDER BY r.from_seq",
-    )
-    .bind(tenant_id.to_string())
-    .fetch_all(pool)
-    .await
-    .map_err(internal)
-}
 
 pub async fn delete_range(
     pool: &SqlitePool,
@@ -67,47 +44,4 @@ pub async fn delete_range(
             "purge: the write-ahead log could not be truncated yet (readers were active)");
     }
     Ok(())
-}
-
-/// Records the range to purge (the write lock is held by the caller): from the end of
-/// the last recorded range to the newest entry recorded before `cutoff`.
-pub async fn record(
-    pool: &SqlitePool,
-    tenant_id: Uuid,
-    cutoff: DateTime<Utc>,
-    now_ms: i64,
-) -> Result<Option<(i64, i64)>, StoreError> {
-    let tenant = tenant_id.to_string();
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(internal)?;
-    let done: Option<i64> =
-        sqlx::query_scalar("SELECT max(to_seq) FROM purged_ranges WHERE tenant_id = ?")
-            .bind(&tenant)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(internal)?;
-    let start = done.unwrap_or(0) + 1;
-    // Entries are recorded in seq order, so everything up to the newest old entry is
-    // old: the range is contiguous from the oldest end.
-    let end: Option<i64> =
-        sqlx::query_scalar("SELECT max(seq) FROM entries WHERE tenant_id = ? AND recorded_at < ?")
-            .bind(&tenant)
-            .bind(cutoff.timestamp_millis())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(internal)?;
-    let Some(end) = end.filter(|e| *e >= start) else {
-        return Ok(None);
-    };
-    sqlx::query(
-        "INSERT INTO purged_ranges (tenant_id, from_seq, to_seq, purged_at) VALUES (?, ?, ?, ?)",
-    )
-    .bind(&tenant)
-    .bind(start)
-    .bind(end)
-    .bind(now_ms)
-    .execute(&mut *tx)
-    .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
-    Ok(Some((start, end)))
 }

@@ -1,0 +1,1222 @@
+// The queries both SQL stores share, included (`include!`) by `sqlite.rs` and
+// `postgres.rs` after each defines `type Db` (and `EMAIL_IS`, `TxHooks`). The two
+// schemas match column for column (text ids, times in milliseconds, integer flags)
+// and every statement here is written in the SQL both understand, with `$n`
+// placeholders, so what is shared is compiled once per driver with concrete types.
+// What differs (locking, partitions, search, the purge's deletion) stays in each
+// store's own file.
+
+type Conn = <Db as sqlx::Database>::Connection;
+type DbPool = sqlx::Pool<Db>;
+type DbRow = <Db as sqlx::Database>::Row;
+
+const ENTRY_COLUMNS: &str = "id, tenant_id, seq, recorded_at, occurred_at, event_type, \
+    description, actor_kind, actor_id, actor_label, instance_id, instance_name, target_kind, \
+    target_id, target_name, changes, metadata, ctx_ip, ctx_user_agent, ctx_session_id, \
+    ctx_request_id, idempotency_key, entry_digest, prev_hash, hash, canonical_version, \
+    source_kind, source_id, source_name";
+
+const USER_COLUMNS: &str = "id, tenant_id, coalesce(removed_email, email) AS email, name, role, \
+     is_super_admin, password_hash, removed_at";
+
+const API_KEY_COLUMNS: &str =
+    "id, tenant_id, name, prefix, scopes, created_at, revoked_at, created_by";
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Internal(format!("stored row has an unreadable {what}").into())
+}
+
+fn from_millis(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| StoreError::Invalid(format!("stored time {ms} is out of range")))
+}
+
+fn parse_uuid(s: &str, what: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(s).map_err(|_| corrupt(what))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(internal)
+}
+
+fn to_hash(bytes: &[u8]) -> Result<app::merkle::Hash, StoreError> {
+    bytes.try_into().map_err(|_| corrupt("merkle node"))
+}
+
+fn db_u64(v: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| corrupt(what))
+}
+
+fn db_i64(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(internal)
+}
+
+fn tenant_from_row(r: &DbRow) -> Result<Tenant, StoreError> {
+    let id: String = r.try_get("id").map_err(internal)?;
+    Ok(Tenant {
+        id: parse_uuid(&id, "tenant id")?,
+        slug: r.try_get("slug").map_err(internal)?,
+        name: r.try_get("name").map_err(internal)?,
+    })
+}
+
+fn entry_from_row(row: &DbRow) -> Result<Entry, StoreError> {
+    let get_str = |col: &str| -> Result<String, StoreError> { row.try_get(col).map_err(internal) };
+    let get_opt =
+        |col: &str| -> Result<Option<String>, StoreError> { row.try_get(col).map_err(internal) };
+    let uuid = |col: &str| -> Result<Uuid, StoreError> { parse_uuid(&get_str(col)?, col) };
+    let event_type =
+        EventType::from_str(&get_str("event_type")?).map_err(|_| corrupt("event_type"))?;
+    let actor_kind = ActorKind::parse(&get_str("actor_kind")?).ok_or_else(|| corrupt("actor"))?;
+    let instance = match (get_opt("instance_id")?, get_opt("instance_name")?) {
+        (Some(id), Some(name)) => Some(InstanceRef { id, name }),
+        _ => None,
+    };
+    let target = match (get_opt("target_kind")?, get_opt("target_id")?) {
+        (Some(kind), Some(id)) => Some(Target {
+            kind,
+            id,
+            name: get_opt("target_name")?,
+        }),
+        _ => None,
+    };
+    let changes: Vec<Change> =
+        serde_json::from_str(&get_str("changes")?).map_err(|_| corrupt("changes"))?;
+    let metadata = serde_json::from_str(&get_str("metadata")?).map_err(|_| corrupt("metadata"))?;
+    Ok(Entry {
+        id: uuid("id")?,
+        tenant_id: uuid("tenant_id")?,
+        seq: row.try_get("seq").map_err(internal)?,
+        recorded_at: from_millis(row.try_get("recorded_at").map_err(internal)?)?,
+        occurred_at: from_millis(row.try_get("occurred_at").map_err(internal)?)?,
+        event_type,
+        description: get_str("description")?,
+        actor: Actor {
+            kind: actor_kind,
+            id: get_opt("actor_id")?,
+            label: get_str("actor_label")?,
+        },
+        instance,
+        target,
+        changes,
+        metadata,
+        context: Context {
+            ip: get_opt("ctx_ip")?,
+            user_agent: get_opt("ctx_user_agent")?,
+            session_id: get_opt("ctx_session_id")?,
+            request_id: get_opt("ctx_request_id")?,
+        },
+        v: db_u64(
+            row.try_get("canonical_version").map_err(internal)?,
+            "canonical version",
+        )?,
+        source: match get_opt("source_kind")? {
+            None => None,
+            Some(kind) => Some(Source {
+                kind: SourceKind::parse(&kind).ok_or_else(|| corrupt("source"))?,
+                id: get_opt("source_id")?,
+                name: get_opt("source_name")?.unwrap_or_default(),
+            }),
+        },
+        idempotency_key: get_opt("idempotency_key")?,
+        entry_digest: get_str("entry_digest")?,
+        prev_hash: get_str("prev_hash")?,
+        hash: get_str("hash")?,
+    })
+}
+
+fn unique_or_internal(err: sqlx::Error, conflict: &str) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(conflict.to_owned())
+        }
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::NotFound("the referenced instance or user".to_owned())
+        }
+        _ => internal(err),
+    }
+}
+
+/// Requires that an UPDATE or DELETE touched exactly one row.
+fn one_row(rows_affected: u64, what: &str) -> Result<(), StoreError> {
+    if rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound(what.to_owned()))
+    }
+}
+
+// ---- the append transaction's primitives ----
+
+async fn insert_entry(conn: &mut Conn, e: &Entry) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO entries (id, tenant_id, seq, recorded_at, occurred_at, event_type, \
+         category, action, description, actor_kind, actor_id, actor_label, instance_id, \
+         instance_name, target_kind, target_id, target_name, changes, metadata, ctx_ip, \
+         ctx_user_agent, ctx_session_id, ctx_request_id, idempotency_key, entry_digest, \
+         prev_hash, hash, canonical_version, source_kind, source_id, source_name) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)",
+    )
+    .bind(e.id.to_string())
+    .bind(e.tenant_id.to_string())
+    .bind(e.seq)
+    .bind(e.recorded_at.timestamp_millis())
+    .bind(e.occurred_at.timestamp_millis())
+    .bind(e.event_type.as_str())
+    .bind(e.category().as_str())
+    .bind(e.action().as_str())
+    .bind(&e.description)
+    .bind(e.actor.kind.as_str())
+    .bind(&e.actor.id)
+    .bind(&e.actor.label)
+    .bind(e.instance.as_ref().map(|i| &i.id))
+    .bind(e.instance.as_ref().map(|i| &i.name))
+    .bind(e.target.as_ref().map(|t| &t.kind))
+    .bind(e.target.as_ref().map(|t| &t.id))
+    .bind(e.target.as_ref().and_then(|t| t.name.as_ref()))
+    .bind(to_json(&e.changes)?)
+    .bind(to_json(&e.metadata)?)
+    .bind(&e.context.ip)
+    .bind(&e.context.user_agent)
+    .bind(&e.context.session_id)
+    .bind(&e.context.request_id)
+    .bind(&e.idempotency_key)
+    .bind(&e.entry_digest)
+    .bind(&e.prev_hash)
+    .bind(&e.hash)
+    .bind(i64::try_from(e.v).map_err(internal)?)
+    .bind(e.source.as_ref().map(|s| s.kind.as_str()))
+    .bind(e.source.as_ref().and_then(|s| s.id.clone()))
+    .bind(e.source.as_ref().map(|s| s.name.clone()))
+    .execute(&mut *conn)
+    .await
+    .map_err(internal)?;
+    sqlx::query(
+        "INSERT INTO chain_links (tenant_id, seq, entry_digest, hash) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(e.tenant_id.to_string())
+    .bind(e.seq)
+    .bind(&e.entry_digest)
+    .bind(&e.hash)
+    .execute(conn)
+    .await
+    .map_err(|err| unique_or_internal(err, "this seq is taken: another writer got there first"))?;
+    Ok(())
+}
+
+async fn insert_node(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+    (level, idx, hash): (u32, u64, app::merkle::Hash),
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO merkle_nodes (tenant_id, level, idx, hash) VALUES ($1, $2, $3, $4)")
+        .bind(tenant_id.to_string())
+        .bind(i64::from(level))
+        .bind(db_i64(idx)?)
+        .bind(hash.to_vec())
+        .execute(conn)
+        .await
+        .map_err(internal)?;
+    Ok(())
+}
+
+/// Writes what one append computed: entries and their links, subtrees, the
+/// idempotency keys and the instance registry.
+async fn insert_written(conn: &mut Conn, w: &Written) -> Result<(), StoreError> {
+    let tenant = w.tenant_id.to_string();
+    for e in &w.entries {
+        insert_entry(&mut *conn, e).await?;
+    }
+    for node in &w.nodes {
+        insert_node(&mut *conn, w.tenant_id, *node).await?;
+    }
+    for k in &w.keys {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (tenant_id, scope, idem_key, request_hash, entry_id, \
+             seq, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&tenant)
+        .bind(&k.scope)
+        .bind(&k.key)
+        .bind(&k.request_hash)
+        .bind(k.entry_id.to_string())
+        .bind(k.seq)
+        .bind(&k.hash)
+        .execute(&mut *conn)
+        .await
+        .map_err(|err| unique_or_internal(err, "this idempotency key is taken"))?;
+    }
+    for (instance, deleted) in &w.instances {
+        sqlx::query(
+            "INSERT INTO instances (tenant_id, id, name, deleted) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant_id, id) DO UPDATE SET name = excluded.name, \
+             deleted = CASE WHEN excluded.deleted > instances.deleted \
+             THEN excluded.deleted ELSE instances.deleted END",
+        )
+        .bind(&tenant)
+        .bind(&instance.id)
+        .bind(&instance.name)
+        .bind(i64::from(*deleted))
+        .execute(&mut *conn)
+        .await
+        .map_err(internal)?;
+    }
+    Ok(())
+}
+
+async fn chain_head(conn: &mut Conn, tenant_id: Uuid) -> Result<Option<(i64, String)>, StoreError> {
+    sqlx::query_as(
+        "SELECT seq, hash FROM chain_links WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(tenant_id.to_string())
+    .fetch_optional(conn)
+    .await
+    .map_err(internal)
+}
+
+async fn node(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+    level: u32,
+    idx: u64,
+) -> Result<Option<app::merkle::Hash>, StoreError> {
+    let hash: Option<Vec<u8>> = sqlx::query_scalar(
+        "SELECT hash FROM merkle_nodes WHERE tenant_id = $1 AND level = $2 AND idx = $3",
+    )
+    .bind(tenant_id.to_string())
+    .bind(i64::from(level))
+    .bind(db_i64(idx)?)
+    .fetch_optional(conn)
+    .await
+    .map_err(internal)?;
+    hash.map(|h| to_hash(&h)).transpose()
+}
+
+/// The key this producer used before (keys recorded before keys were scoped per
+/// producer, scope '', still replay).
+async fn find_key(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+    scope: &str,
+    key: &str,
+) -> Result<Option<KeyRecord>, StoreError> {
+    let row = sqlx::query(
+        "SELECT scope, entry_id, seq, hash, request_hash FROM idempotency_keys \
+         WHERE tenant_id = $1 AND idem_key = $2 AND scope IN ($3, '') \
+         ORDER BY scope DESC LIMIT 1",
+    )
+    .bind(tenant_id.to_string())
+    .bind(key)
+    .bind(scope)
+    .fetch_optional(conn)
+    .await
+    .map_err(internal)?;
+    row.map(|r| {
+        let id: String = r.try_get("entry_id").map_err(internal)?;
+        Ok(KeyRecord {
+            scope: r.try_get("scope").map_err(internal)?,
+            key: key.to_owned(),
+            request_hash: r.try_get("request_hash").map_err(internal)?,
+            entry_id: parse_uuid(&id, "entry id")?,
+            seq: r.try_get("seq").map_err(internal)?,
+            hash: r.try_get("hash").map_err(internal)?,
+        })
+    })
+    .transpose()
+}
+
+/// The tenant's own additions to the sensitive-field list; `None`: no such tenant.
+async fn sensitive_fields_in(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+) -> Result<Option<Vec<String>>, StoreError> {
+    let text: Option<String> =
+        sqlx::query_scalar("SELECT sensitive_fields FROM tenants WHERE id = $1")
+            .bind(tenant_id.to_string())
+            .fetch_optional(conn)
+            .await
+            .map_err(internal)?;
+    text.map(|t| serde_json::from_str(&t).map_err(|_| corrupt("sensitive_fields")))
+        .transpose()
+}
+
+async fn purged_through(conn: &mut Conn, tenant_id: Uuid) -> Result<i64, StoreError> {
+    let done: Option<i64> =
+        sqlx::query_scalar("SELECT max(to_seq) FROM purged_ranges WHERE tenant_id = $1")
+            .bind(tenant_id.to_string())
+            .fetch_one(conn)
+            .await
+            .map_err(internal)?;
+    Ok(done.unwrap_or(0))
+}
+
+async fn last_recorded_before(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+    cutoff: DateTime<Utc>,
+) -> Result<Option<i64>, StoreError> {
+    sqlx::query_scalar(
+        "SELECT max(seq) FROM entries WHERE tenant_id = $1 AND recorded_at < $2",
+    )
+    .bind(tenant_id.to_string())
+    .bind(cutoff.timestamp_millis())
+    .fetch_one(conn)
+    .await
+    .map_err(internal)
+}
+
+async fn insert_purge_range(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+    (from, to): (i64, i64),
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO purged_ranges (tenant_id, from_seq, to_seq, purged_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(tenant_id.to_string())
+    .bind(from)
+    .bind(to)
+    .bind(now.timestamp_millis())
+    .execute(conn)
+    .await
+    .map_err(internal)?;
+    Ok(())
+}
+
+/// One write transaction: the shared primitives over this driver's transaction,
+/// with the store's own locking and pre-insert steps in `hooks`.
+struct DbTx {
+    tx: sqlx::Transaction<'static, Db>,
+    hooks: TxHooks,
+}
+
+#[async_trait]
+impl LogTx for DbTx {
+    async fn lock_tenant(&mut self, tenant_id: Uuid) -> Result<Option<Vec<String>>, StoreError> {
+        self.hooks.lock_tenant(&mut self.tx, tenant_id).await?;
+        sensitive_fields_in(&mut self.tx, tenant_id).await
+    }
+
+    async fn head(&mut self, tenant_id: Uuid) -> Result<Option<(i64, String)>, StoreError> {
+        chain_head(&mut self.tx, tenant_id).await
+    }
+
+    async fn node(
+        &mut self,
+        tenant_id: Uuid,
+        level: u32,
+        idx: u64,
+    ) -> Result<Option<app::merkle::Hash>, StoreError> {
+        node(&mut self.tx, tenant_id, level, idx).await
+    }
+
+    async fn find_key(
+        &mut self,
+        tenant_id: Uuid,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<KeyRecord>, StoreError> {
+        find_key(&mut self.tx, tenant_id, scope, key).await
+    }
+
+    async fn apply(&mut self, mutation: &Mutation, now: DateTime<Utc>) -> Result<(), StoreError> {
+        apply(&mut self.tx, mutation, now.timestamp_millis()).await
+    }
+
+    async fn insert(&mut self, written: &Written) -> Result<(), StoreError> {
+        self.hooks.before_insert(&mut self.tx, written).await?;
+        insert_written(&mut self.tx, written).await
+    }
+
+    async fn purged_through(&mut self, tenant_id: Uuid) -> Result<i64, StoreError> {
+        purged_through(&mut self.tx, tenant_id).await
+    }
+
+    async fn last_recorded_before(
+        &mut self,
+        tenant_id: Uuid,
+        cutoff: DateTime<Utc>,
+    ) -> Result<Option<i64>, StoreError> {
+        last_recorded_before(&mut self.tx, tenant_id, cutoff).await
+    }
+
+    async fn insert_purge_range(
+        &mut self,
+        tenant_id: Uuid,
+        range: (i64, i64),
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        insert_purge_range(&mut self.tx, tenant_id, range, now).await
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        self.tx.commit().await.map_err(internal)
+    }
+}
+
+// ---- account mutations, inside the append transaction ----
+
+/// Applies one account mutation inside the caller's transaction.
+async fn apply(conn: &mut Conn, mutation: &Mutation, now: i64) -> Result<(), StoreError> {
+    let run = |sql: &'static str| sqlx::query::<Db>(sql);
+    match mutation {
+        Mutation::None => {}
+        Mutation::CreateSession {
+            id_hash,
+            user_id,
+            expires_at,
+        } => {
+            run("INSERT INTO sessions (id_hash, user_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)")
+            .bind(id_hash)
+            .bind(user_id.to_string())
+            .bind(now)
+            .bind(expires_at.timestamp_millis())
+            .execute(conn)
+            .await
+            .map_err(internal)?;
+        }
+        Mutation::RevokeSession { id_hash } => {
+            run("UPDATE sessions SET revoked_at = $1 WHERE id_hash = $2 AND revoked_at IS NULL")
+                .bind(now)
+                .bind(id_hash)
+                .execute(conn)
+                .await
+                .map_err(internal)?;
+        }
+        Mutation::CreateUser {
+            user: u,
+            set_password,
+        } => {
+            run("INSERT INTO users (id, tenant_id, email, name, role, is_super_admin, \
+                 password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(u.id.to_string())
+            .bind(u.tenant_id.map(|t| t.to_string()))
+            .bind(u.email.trim())
+            .bind(&u.name)
+            .bind(u.role.map(Role::as_str))
+            .bind(i64::from(u.super_admin))
+            .bind(&u.password_hash)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| unique_or_internal(e, "a user with this email already exists"))?;
+            if let Some((token_hash, expires_at)) = set_password {
+                run("INSERT INTO password_tokens (token_hash, user_id, expires_at) \
+                     VALUES ($1, $2, $3)")
+                .bind(token_hash)
+                .bind(u.id.to_string())
+                .bind(expires_at.timestamp_millis())
+                .execute(conn)
+                .await
+                .map_err(internal)?;
+            }
+        }
+        Mutation::UsePasswordToken {
+            token_hash,
+            password_hash,
+        } => {
+            let user: Option<String> = sqlx::query_scalar(
+                "UPDATE password_tokens SET used_at = $1 \
+                 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id",
+            )
+            .bind(now)
+            .bind(token_hash)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(internal)?;
+            let user = user.ok_or_else(|| {
+                StoreError::Invalid("this set-password link is invalid, used or expired".to_owned())
+            })?;
+            let done =
+                run("UPDATE users SET password_hash = $1 WHERE id = $2 AND removed_at IS NULL")
+                    .bind(password_hash)
+                    .bind(user)
+                    .execute(conn)
+                    .await
+                    .map_err(internal)?;
+            one_row(done.rows_affected(), "user")?;
+        }
+        Mutation::ChangeRole { user_id, role } => {
+            let done = run("UPDATE users SET role = $1 WHERE id = $2 \
+                 AND tenant_id IS NOT NULL AND removed_at IS NULL")
+            .bind(role.as_str())
+            .bind(user_id.to_string())
+            .execute(conn)
+            .await
+            .map_err(internal)?;
+            one_row(done.rows_affected(), "user")?;
+        }
+        Mutation::RemoveUser { user_id } => {
+            let id = user_id.to_string();
+            // The address is freed for a new invitation: the removed record keeps it
+            // in `removed_email` (the log keeps its own snapshot anyway).
+            let done = run("UPDATE users SET removed_at = $1, removed_email = email, \
+                 email = id || '@removed.invalid' WHERE id = $2 AND removed_at IS NULL")
+            .bind(now)
+            .bind(&id)
+            .execute(&mut *conn)
+            .await
+            .map_err(internal)?;
+            one_row(done.rows_affected(), "user")?;
+            for sql in [
+                "UPDATE api_keys SET revoked_at = $1 WHERE created_by = $2 AND revoked_at IS NULL",
+                "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+            ] {
+                run(sql)
+                    .bind(now)
+                    .bind(&id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(internal)?;
+            }
+            run("DELETE FROM instance_grants WHERE user_id = $1")
+                .bind(&id)
+                .execute(conn)
+                .await
+                .map_err(internal)?;
+        }
+        Mutation::Grant {
+            user_id,
+            instance_id,
+        } => {
+            let done = run("INSERT INTO instance_grants (user_id, tenant_id, instance_id) \
+                 SELECT id, tenant_id, $1 FROM users WHERE id = $2 AND removed_at IS NULL")
+            .bind(instance_id)
+            .bind(user_id.to_string())
+            .execute(conn)
+            .await
+            .map_err(|e| unique_or_internal(e, "this user already has access to this instance"))?;
+            one_row(done.rows_affected(), "user")?;
+        }
+        Mutation::Revoke {
+            user_id,
+            instance_id,
+        } => {
+            let done = run("DELETE FROM instance_grants WHERE user_id = $1 AND instance_id = $2")
+                .bind(user_id.to_string())
+                .bind(instance_id)
+                .execute(conn)
+                .await
+                .map_err(internal)?;
+            one_row(done.rows_affected(), "grant")?;
+        }
+        Mutation::CreateApiKey {
+            key,
+            key_hash,
+            created_by,
+        } => {
+            run("INSERT INTO api_keys (id, tenant_id, name, prefix, key_hash, scopes, \
+                 created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(key.id.to_string())
+            .bind(key.tenant_id.to_string())
+            .bind(&key.name)
+            .bind(&key.prefix)
+            .bind(key_hash)
+            .bind(key.scopes.join(","))
+            .bind(created_by.map(|u| u.to_string()))
+            .bind(key.created_at.timestamp_millis())
+            .execute(conn)
+            .await
+            .map_err(internal)?;
+        }
+        Mutation::RevokeApiKey { id } => {
+            let done =
+                run("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                    .bind(now)
+                    .bind(id.to_string())
+                    .execute(conn)
+                    .await
+                    .map_err(internal)?;
+            one_row(done.rows_affected(), "API key")?;
+        }
+        Mutation::TransferApiKey { id, to_user } => {
+            let done =
+                run("UPDATE api_keys SET created_by = $1 WHERE id = $2 AND revoked_at IS NULL")
+                    .bind(to_user.to_string())
+                    .bind(id.to_string())
+                    .execute(conn)
+                    .await
+                    .map_err(internal)?;
+            one_row(done.rows_affected(), "API key")?;
+        }
+        Mutation::SetRetention { tenant_id, days } => {
+            let done = run("UPDATE tenants SET retention_days = $1 WHERE id = $2")
+                .bind(days.map(i64::from))
+                .bind(tenant_id.to_string())
+                .execute(conn)
+                .await
+                .map_err(internal)?;
+            one_row(done.rows_affected(), "tenant")?;
+        }
+        Mutation::SetSensitiveFields { tenant_id, fields } => {
+            let done = run("UPDATE tenants SET sensitive_fields = $1 WHERE id = $2")
+                .bind(to_json(fields)?)
+                .bind(tenant_id.to_string())
+                .execute(conn)
+                .await
+                .map_err(internal)?;
+            one_row(done.rows_affected(), "tenant")?;
+        }
+        Mutation::PurgeAudited {
+            tenant_id,
+            from_seq,
+        } => {
+            run("INSERT INTO purge_audits (tenant_id, from_seq) VALUES ($1, $2)")
+                .bind(tenant_id.to_string())
+                .bind(from_seq)
+                .execute(conn)
+                .await
+                .map_err(internal)?;
+        }
+        Mutation::AddCheckpoint(cp) => {
+            // Two signers racing on one head in one millisecond produce the very same
+            // checkpoint (Ed25519 is deterministic): the second insert is a no-op.
+            run("INSERT INTO checkpoints (tenant_id, tree_size, root_hash, signed_at, key_id, \
+                 signature, note) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING")
+            .bind(cp.tenant_id.to_string())
+            .bind(db_i64(cp.tree_size)?)
+            .bind(&cp.root_hash)
+            .bind(cp.signed_at.timestamp_millis())
+            .bind(&cp.key_id)
+            .bind(&cp.signature)
+            .bind(&cp.note)
+            .execute(conn)
+            .await
+            .map_err(internal)?;
+        }
+    }
+    Ok(())
+}
+
+// ---- listing ----
+
+/// The SPEC's feed filters, on columns of the entries table aliased `e`. With
+/// `time_by_seq`, the timeframe is checked row by row while walking seq (`+` keeps
+/// the planner off the time index) instead of sorting the whole range by seq.
+fn push_filter(qb: &mut QueryBuilder<'_, Db>, filter: &FeedFilter, time_by_seq: bool) {
+    let occurred = if time_by_seq {
+        " AND +e.occurred_at"
+    } else {
+        " AND e.occurred_at"
+    };
+    if let Some(c) = filter.category {
+        qb.push(" AND e.category = ").push_bind(c.as_str());
+    }
+    if let Some(t) = filter.event_type {
+        qb.push(" AND e.event_type = ").push_bind(t.as_str());
+    }
+    if let Some(a) = filter.action {
+        qb.push(" AND e.action = ").push_bind(a.as_str());
+    }
+    if let Some(i) = &filter.instance_id {
+        qb.push(" AND e.instance_id = ").push_bind(i.clone());
+    }
+    if let Some(k) = &filter.target_kind {
+        qb.push(" AND e.target_kind = ").push_bind(k.clone());
+    }
+    if let Some(t) = &filter.target_id {
+        qb.push(" AND e.target_id = ").push_bind(t.clone());
+    }
+    match filter.source.as_deref() {
+        Some("stele") => {
+            qb.push(" AND e.source_kind = 'stele'");
+        }
+        Some(key) => {
+            qb.push(" AND e.source_id = ").push_bind(key.to_owned());
+        }
+        None => {}
+    }
+    match filter.actor.as_deref() {
+        Some("system") => {
+            qb.push(" AND e.actor_kind = 'system'");
+        }
+        Some(a) => {
+            qb.push(" AND e.actor_id = ").push_bind(a.to_owned());
+        }
+        None => {}
+    }
+    if let Some(r) = &filter.resource {
+        qb.push(format!(" AND ({CI_OPEN}e.instance_name{CI_CLOSE} = {CI_OPEN}"))
+            .push_bind(r.clone())
+            .push(format!("{CI_CLOSE} OR {CI_OPEN}e.target_name{CI_CLOSE} = {CI_OPEN}"))
+            .push_bind(r.clone())
+            .push(format!("{CI_CLOSE})"));
+    }
+    if let Some(since) = filter.since {
+        qb.push(occurred)
+            .push(" >= ")
+            .push_bind(since.timestamp_millis());
+    }
+    if let Some(until) = filter.until {
+        qb.push(occurred)
+            .push(" < ")
+            .push_bind(until.timestamp_millis());
+    }
+}
+
+
+
+/// The entry columns of the entries table aliased `e`.
+fn prefixed_columns() -> String {
+    ENTRY_COLUMNS
+        .split(',')
+        .map(|c| format!("e.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn insert_tenant(conn: &mut Conn, tenant: &Tenant, now_ms: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO tenants (id, slug, name, created_at, verification_token) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(tenant.id.to_string())
+    .bind(&tenant.slug)
+    .bind(&tenant.name)
+    .bind(now_ms)
+    .bind(app::ssr::secrets::random_token())
+    .execute(conn)
+    .await
+    .map_err(|err| {
+        unique_or_internal(
+            err,
+            &format!("a tenant with slug `{}` already exists", tenant.slug),
+        )
+    })?;
+    Ok(())
+}
+
+// ---- readers ----
+
+async fn tenant_where(
+    pool: &DbPool,
+    column: &str,
+    value: &str,
+) -> Result<Option<Tenant>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT id, slug, name FROM tenants WHERE {column} = $1"
+    ))
+    .bind(value)
+    .fetch_optional(pool)
+    .await
+    .map_err(internal)?;
+    row.as_ref().map(tenant_from_row).transpose()
+}
+
+fn user_from_row(r: &DbRow) -> Result<UserRecord, StoreError> {
+    let id: String = r.try_get("id").map_err(internal)?;
+    let tenant: Option<String> = r.try_get("tenant_id").map_err(internal)?;
+    let role: Option<String> = r.try_get("role").map_err(internal)?;
+    let removed_at: Option<i64> = r.try_get("removed_at").map_err(internal)?;
+    Ok(UserRecord {
+        id: parse_uuid(&id, "user id")?,
+        tenant_id: tenant.map(|t| parse_uuid(&t, "tenant id")).transpose()?,
+        email: r.try_get("email").map_err(internal)?,
+        name: r.try_get("name").map_err(internal)?,
+        role: role
+            .map(|r| Role::from_str(&r).map_err(|_| corrupt("role")))
+            .transpose()?,
+        super_admin: r.try_get::<i64, _>("is_super_admin").map_err(internal)? != 0,
+        password_hash: r.try_get("password_hash").map_err(internal)?,
+        removed: removed_at.is_some(),
+    })
+}
+
+async fn user_where(
+    pool: &DbPool,
+    condition: &str,
+    value: &str,
+) -> Result<Option<UserRecord>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE {condition}"
+    ))
+    .bind(value)
+    .fetch_optional(pool)
+    .await
+    .map_err(internal)?;
+    row.as_ref().map(user_from_row).transpose()
+}
+
+fn api_key_from_row(r: &DbRow) -> Result<ApiKeyRecord, StoreError> {
+    let id: String = r.try_get("id").map_err(internal)?;
+    let tenant: String = r.try_get("tenant_id").map_err(internal)?;
+    let scopes: String = r.try_get("scopes").map_err(internal)?;
+    let revoked: Option<i64> = r.try_get("revoked_at").map_err(internal)?;
+    Ok(ApiKeyRecord {
+        id: parse_uuid(&id, "api key id")?,
+        tenant_id: parse_uuid(&tenant, "tenant id")?,
+        name: r.try_get("name").map_err(internal)?,
+        prefix: r.try_get("prefix").map_err(internal)?,
+        scopes: scopes
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        created_at: from_millis(r.try_get("created_at").map_err(internal)?)?,
+        revoked: revoked.is_some(),
+        created_by: r
+            .try_get::<Option<String>, _>("created_by")
+            .map_err(internal)?
+            .map(|u| parse_uuid(&u, "api key creator"))
+            .transpose()?,
+    })
+}
+
+fn checkpoint_from_row(tenant_id: Uuid, r: &DbRow) -> Result<Checkpoint, StoreError> {
+    Ok(Checkpoint {
+        tenant_id,
+        tree_size: db_u64(r.try_get("tree_size").map_err(internal)?, "checkpoint size")?,
+        root_hash: r.try_get("root_hash").map_err(internal)?,
+        signed_at: from_millis(r.try_get("signed_at").map_err(internal)?)?,
+        key_id: r.try_get("key_id").map_err(internal)?,
+        signature: r.try_get("signature").map_err(internal)?,
+        note: r.try_get("note").map_err(internal)?,
+    })
+}
+
+async fn entry_where(
+    pool: &DbPool,
+    condition: &str,
+    values: &[String],
+) -> Result<Option<Entry>, StoreError> {
+    let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE {condition}");
+    let mut q = sqlx::query(&sql);
+    for v in values {
+        q = q.bind(v);
+    }
+    let row = q.fetch_optional(pool).await.map_err(internal)?;
+    row.as_ref().map(entry_from_row).transpose()
+}
+
+/// Claims one round of a background job for this node: true for exactly one caller
+/// per `(job, round)` across every server on the database.
+async fn claim_round(pool: &DbPool, job: &str, round: i64, now: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO job_rounds (job, round, claimed_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(job)
+    .bind(round)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map_err(internal)?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The stored Store methods both SQL stores answer with the queries above; each
+/// store adds its own (begin, listing, counting, creating tenants, purging, ping).
+macro_rules! impl_store {
+    ($store:ty, { $($own:tt)* }) => {
+        #[async_trait]
+        impl Store for $store {
+            fn clock(&self) -> Arc<dyn Clock> {
+                self.clock.clone()
+            }
+
+            async fn head(&self, tenant_id: Uuid) -> Result<u64, StoreError> {
+                let seq: Option<i64> =
+                    sqlx::query_scalar("SELECT max(seq) FROM chain_links WHERE tenant_id = $1")
+                        .bind(tenant_id.to_string())
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(internal)?;
+                db_u64(seq.unwrap_or(0), "chain head")
+            }
+
+            async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, StoreError> {
+                tenant_where(&self.pool, "slug", slug).await
+            }
+
+            async fn tenant_by_id(&self, id: Uuid) -> Result<Option<Tenant>, StoreError> {
+                tenant_where(&self.pool, "id", &id.to_string()).await
+            }
+
+            async fn tenant_by_verification_token(
+                &self,
+                token: &str,
+            ) -> Result<Option<Tenant>, StoreError> {
+                tenant_where(&self.pool, "verification_token", token).await
+            }
+
+            async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+                let rows = sqlx::query("SELECT id, slug, name FROM tenants ORDER BY name")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(internal)?;
+                rows.iter().map(tenant_from_row).collect()
+            }
+
+            async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
+                user_where(&self.pool, EMAIL_IS, email.trim()).await
+            }
+
+            async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
+                user_where(&self.pool, "id = $1", &id.to_string()).await
+            }
+
+            async fn users_of(&self, tenant_id: Uuid) -> Result<Vec<UserRecord>, StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 ORDER BY email"
+                ))
+                .bind(tenant_id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(internal)?;
+                rows.iter().map(user_from_row).collect()
+            }
+
+            async fn grants_of(&self, user_id: Uuid) -> Result<Vec<String>, StoreError> {
+                sqlx::query_scalar(
+                    "SELECT instance_id FROM instance_grants WHERE user_id = $1 ORDER BY instance_id",
+                )
+                .bind(user_id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(internal)
+            }
+
+            async fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+                let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
+                    "SELECT user_id, expires_at, revoked_at FROM sessions WHERE id_hash = $1",
+                )
+                .bind(id_hash)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?;
+                row.map(|(user, expires, revoked)| {
+                    Ok(SessionRecord {
+                        user_id: parse_uuid(&user, "user id")?,
+                        expires_at: from_millis(expires)?,
+                        revoked: revoked.is_some(),
+                    })
+                })
+                .transpose()
+            }
+
+            async fn password_token_user(
+                &self,
+                token_hash: &str,
+            ) -> Result<Option<Uuid>, StoreError> {
+                let user: Option<String> = sqlx::query_scalar(
+                    "SELECT user_id FROM password_tokens \
+                     WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+                )
+                .bind(token_hash)
+                .bind(self.clock.now().timestamp_millis())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?;
+                user.map(|u| parse_uuid(&u, "user id")).transpose()
+            }
+
+            async fn instances(&self, tenant_id: Uuid) -> Result<Vec<InstanceRecord>, StoreError> {
+                let rows: Vec<(String, String, i64)> = sqlx::query_as(
+                    "SELECT id, name, deleted FROM instances WHERE tenant_id = $1 ORDER BY name",
+                )
+                .bind(tenant_id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(internal)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, name, deleted)| InstanceRecord {
+                        id,
+                        name,
+                        deleted: deleted != 0,
+                    })
+                    .collect())
+            }
+
+            async fn api_keys(&self, tenant_id: Uuid) -> Result<Vec<ApiKeyRecord>, StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 \
+                     ORDER BY created_at, id"
+                ))
+                .bind(tenant_id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(internal)?;
+                rows.iter().map(api_key_from_row).collect()
+            }
+
+            async fn api_key_by_hash(
+                &self,
+                key_hash: &str,
+            ) -> Result<Option<ApiKeyRecord>, StoreError> {
+                let row = sqlx::query(&format!(
+                    "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1"
+                ))
+                .bind(key_hash)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?;
+                row.as_ref().map(api_key_from_row).transpose()
+            }
+
+            async fn sensitive_fields(&self, tenant_id: Uuid) -> Result<Vec<String>, StoreError> {
+                let mut conn = self.pool.acquire().await.map_err(internal)?;
+                sensitive_fields_in(&mut conn, tenant_id)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound("tenant".to_owned()))
+            }
+
+            async fn find(&self, id: Uuid) -> Result<Option<Entry>, StoreError> {
+                entry_where(&self.pool, "id = $1", &[id.to_string()]).await
+            }
+
+            async fn get(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<Entry>, StoreError> {
+                entry_where(
+                    &self.pool,
+                    "tenant_id = $1 AND id = $2",
+                    &[tenant_id.to_string(), id.to_string()],
+                )
+                .await
+            }
+
+            async fn chain_links(
+                &self,
+                tenant_id: Uuid,
+                after_seq: i64,
+                limit: u32,
+            ) -> Result<Vec<ChainLink>, StoreError> {
+                let rows: Vec<(i64, String, String)> = sqlx::query_as(
+                    "SELECT seq, entry_digest, hash FROM chain_links WHERE tenant_id = $1 \
+                     AND seq > $2 ORDER BY seq LIMIT $3",
+                )
+                .bind(tenant_id.to_string())
+                .bind(after_seq)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(internal)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(seq, entry_digest, hash)| ChainLink {
+                        seq,
+                        entry_digest,
+                        hash,
+                    })
+                    .collect())
+            }
+
+            async fn merkle_level(
+                &self,
+                tenant_id: Uuid,
+                level: u32,
+                from: u64,
+                to: u64,
+            ) -> Result<Vec<(u64, app::merkle::Hash)>, StoreError> {
+                let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+                    "SELECT idx, hash FROM merkle_nodes WHERE tenant_id = $1 AND level = $2 \
+                     AND idx BETWEEN $3 AND $4 ORDER BY idx",
+                )
+                .bind(tenant_id.to_string())
+                .bind(i64::from(level))
+                .bind(db_i64(from)?)
+                .bind(db_i64(to)?)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(internal)?;
+                rows.iter()
+                    .map(|(idx, hash)| Ok((db_u64(*idx, "merkle node index")?, to_hash(hash)?)))
+                    .collect()
+            }
+
+            async fn perfect_nodes(
+                &self,
+                tenant_id: Uuid,
+                positions: &[(u32, u64)],
+            ) -> Result<Vec<app::merkle::Hash>, StoreError> {
+                let mut conn = self.pool.acquire().await.map_err(internal)?;
+                let mut out = Vec::with_capacity(positions.len());
+                for &(level, idx) in positions {
+                    out.push(
+                        node(&mut conn, tenant_id, level, idx)
+                            .await?
+                            .ok_or_else(|| StoreError::NotFound("merkle subtree".to_owned()))?,
+                    );
+                }
+                Ok(out)
+            }
+
+            async fn checkpoints(&self, tenant_id: Uuid) -> Result<Vec<Checkpoint>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT tree_size, root_hash, signed_at, key_id, signature, note \
+                     FROM checkpoints WHERE tenant_id = $1 ORDER BY signed_at DESC, tree_size DESC",
+                )
+                .bind(tenant_id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(internal)?;
+                rows.iter().map(|r| checkpoint_from_row(tenant_id, r)).collect()
+            }
+
+            async fn verification_token(&self, tenant_id: Uuid) -> Result<String, StoreError> {
+                let token: Option<Option<String>> =
+                    sqlx::query_scalar("SELECT verification_token FROM tenants WHERE id = $1")
+                        .bind(tenant_id.to_string())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(internal)?;
+                token
+                    .flatten()
+                    .ok_or_else(|| StoreError::NotFound("tenant".to_owned()))
+            }
+
+            async fn retention_days(&self, tenant_id: Uuid) -> Result<Option<u32>, StoreError> {
+                let days: Option<Option<i64>> =
+                    sqlx::query_scalar("SELECT retention_days FROM tenants WHERE id = $1")
+                        .bind(tenant_id.to_string())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(internal)?;
+                let days = days.ok_or_else(|| StoreError::NotFound("tenant".to_owned()))?;
+                Ok(days.and_then(|d| u32::try_from(d).ok()))
+            }
+
+            async fn unaudited_purges(
+                &self,
+                tenant_id: Uuid,
+            ) -> Result<Vec<(i64, i64)>, StoreError> {
+                sqlx::query_as(
+                    "SELECT r.from_seq, r.to_seq FROM purged_ranges r \
+                     LEFT JOIN purge_audits a ON a.tenant_id = r.tenant_id \
+                     AND a.from_seq = r.from_seq \
+                     WHERE r.tenant_id = $1 AND a.from_seq IS NULL ORDER BY r.from_seq",
+                )
+                .bind(tenant_id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(internal)
+            }
+
+            async fn purged_ranges(&self, tenant_id: Uuid) -> Result<Vec<(i64, i64)>, StoreError> {
+                sqlx::query_as(
+                    "SELECT from_seq, to_seq FROM purged_ranges WHERE tenant_id = $1 \
+                     ORDER BY from_seq",
+                )
+                .bind(tenant_id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(internal)
+            }
+
+            async fn claim_round(&self, job: &str, round: i64) -> Result<bool, StoreError> {
+                claim_round(&self.pool, job, round, self.clock.now().timestamp_millis()).await
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1")
+                    .execute(&self.pool)
+                    .await
+                    .map_err(internal)?;
+                Ok(())
+            }
+
+            $($own)*
+        }
+    };
+}
