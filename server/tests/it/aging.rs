@@ -16,7 +16,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::Duration;
 use serde_json::json;
-use std::sync::Arc;
+
 use uuid::Uuid;
 
 const JANE: &str = "jane@northwind.example";
@@ -172,8 +172,8 @@ async fn sessions_expire_by_the_clock() {
 #[tokio::test]
 async fn the_daily_job_purges_every_tenant_even_when_the_first_fails() {
     let clock = clock();
-    let (_dir, store) = fresh_store_with(clock.clone()).await;
-    let store = Arc::new(store);
+    let (_dir, raw) = fresh_store_with(clock.clone()).await;
+    let store = raw.shared();
     let first = tenant(store.as_ref(), "a-first").await;
     let second = tenant(store.as_ref(), "b-second").await;
     let third = tenant(store.as_ref(), "c-third").await;
@@ -189,18 +189,7 @@ async fn the_daily_job_purges_every_tenant_even_when_the_first_fails() {
     // while the fault is on. The fault is switched by a row, not by dropping the
     // trigger: changing the schema under the pool's cached statements is not what a
     // disk fault looks like.
-    for sql in [
-        "CREATE TABLE fault (active INTEGER NOT NULL)".to_owned(),
-        "INSERT INTO fault (active) VALUES (1)".to_owned(),
-        format!(
-            "CREATE TRIGGER fail_first BEFORE DELETE ON entries \
-             WHEN OLD.tenant_id = '{}' AND (SELECT active FROM fault) = 1 \
-             BEGIN SELECT RAISE(ABORT, 'simulated disk failure'); END",
-            first.id
-        ),
-    ] {
-        sqlx::query(&sql).execute(store.pool()).await.unwrap();
-    }
+    raw.fail_purges_of(first.id).await;
     clock.advance(Duration::days(31));
     let report = purge_due(&state).await.unwrap();
     assert_eq!(report.failed.len(), 1, "{report:?}");
@@ -223,10 +212,7 @@ async fn the_daily_job_purges_every_tenant_even_when_the_first_fails() {
 
     // Once the fault is gone, the next run finishes the interrupted purge and
     // writes its `audit.purged`.
-    sqlx::query("UPDATE fault SET active = 0")
-        .execute(store.pool())
-        .await
-        .unwrap();
+    raw.exec("UPDATE fault SET active = 0").await.unwrap();
     let report = purge_due(&state).await.unwrap();
     assert!(report.failed.is_empty(), "{report:?}");
     assert!(report.done.contains(&first.id));
@@ -251,16 +237,6 @@ async fn the_daily_job_purges_every_tenant_even_when_the_first_fails() {
     }
 }
 
-fn db_and_wal(dir: &std::path::Path) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for name in ["stele.db", "stele.db-wal"] {
-        if let Ok(b) = std::fs::read(dir.join(name)) {
-            bytes.extend(b);
-        }
-    }
-    bytes
-}
-
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
@@ -271,7 +247,7 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 async fn purged_content_cannot_be_found_in_the_file_or_its_wal() {
     let clock = clock();
     let (dir, store) = fresh_store_with(clock.clone()).await;
-    let store = Arc::new(store);
+    let store = store.shared();
     let t = tenant(store.as_ref(), "acme").await;
     // The marker sits in every place content is kept: description (and so the search
     // index), target name, a changed value and metadata.
@@ -299,7 +275,7 @@ async fn purged_content_cannot_be_found_in_the_file_or_its_wal() {
         .collect();
     store.append(t.id, marked).await.unwrap();
     assert!(
-        contains(&db_and_wal(dir.path()), marker),
+        contains(&super::stored_bytes(&dir), marker),
         "the test can fail"
     );
     clock.advance(Duration::days(40));
@@ -319,7 +295,7 @@ async fn purged_content_cannot_be_found_in_the_file_or_its_wal() {
     .await
     .unwrap();
     assert_eq!(range, Some((1, 40)));
-    let bytes = db_and_wal(dir.path());
+    let bytes = super::stored_bytes(&dir);
     for needle in [marker, "secretmarker", "old.example"] {
         assert!(!contains(&bytes, needle), "`{needle}` is still in the file");
     }

@@ -23,7 +23,7 @@ const HOST: &str = "stele.test";
 const ORIGIN: &str = "http://stele.test";
 
 pub struct TestApp {
-    pub dir: tempfile::TempDir,
+    pub dir: super::TestDb,
     dist: tempfile::TempDir,
     pub store: Arc<dyn Store>,
     pub state: AppState,
@@ -55,8 +55,8 @@ impl TestApp {
         Self::on(dir, store).await
     }
 
-    async fn on(dir: tempfile::TempDir, store: server::store::SqliteStore) -> Self {
-        let store: Arc<dyn Store> = Arc::new(store);
+    async fn on(dir: super::TestDb, store: super::TestStore) -> Self {
+        let store: Arc<dyn Store> = store.shared();
         let plan = DemoPlan {
             events: 120,
             ..DemoPlan::default()
@@ -187,13 +187,7 @@ impl TestApp {
     }
 
     pub fn db_bytes(&self) -> Vec<u8> {
-        let mut all = Vec::new();
-        for name in ["stele.db", "stele.db-wal"] {
-            if let Ok(b) = std::fs::read(self.dir.path().join(name)) {
-                all.extend(b);
-            }
-        }
-        all
+        super::stored_bytes(&self.dir)
     }
 }
 

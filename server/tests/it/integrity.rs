@@ -7,16 +7,15 @@ use app::checkpoint::Checkpoint;
 use app::merkle::{leaf_hash, root_of, verify_consistency, verify_inclusion, Hash};
 use app::ssr::integrity::{sign_checkpoint, verify_log};
 use app::ssr::AppState;
-use app::store::{EntryQuery, Order, Store};
-use server::store::SqliteStore;
+use app::store::{EntryQuery, Order};
 use std::sync::Arc;
 use uuid::Uuid;
 
 struct Scene {
-    /// The attacker's own connection to the database file (with the triggers dropped).
-    attacker: tokio::sync::Mutex<sqlx::SqliteConnection>,
-    _dir: tempfile::TempDir,
-    sqlite: Arc<SqliteStore>,
+    /// The attacker's own connection to the database (triggers out of the way).
+    attacker: super::Attacker,
+    _dir: super::TestDb,
+    store: super::TestStore,
     state: AppState,
     tenant: Uuid,
 }
@@ -24,20 +23,19 @@ struct Scene {
 /// 20 entries, a checkpoint of them (its audit entry is seq 21).
 async fn scene() -> Scene {
     let (dir, store) = fresh_store().await;
-    let t = tenant(&store, "acme").await;
+    let t = tenant(&*store, "acme").await;
     store
         .append(t.id, (1..=20).map(entry).collect())
         .await
         .unwrap();
-    let sqlite = Arc::new(store);
-    let state = super::state_for(sqlite.clone(), t.id, 5);
+    let state = super::state_for(store.shared(), t.id, 5);
     let cp = super::sign(&state, t.id).await;
     assert_eq!(cp.tree_size, 20);
-    let attacker = sqlx::Connection::connect(&super::url(&dir)).await.unwrap();
+    let attacker = dir.attacker().await;
     Scene {
-        attacker: tokio::sync::Mutex::new(attacker),
+        attacker,
         _dir: dir,
-        sqlite,
+        store,
         state,
         tenant: t.id,
     }
@@ -45,15 +43,12 @@ async fn scene() -> Scene {
 
 impl Scene {
     async fn sql(&self, sql: &str) {
-        let mut conn = self.attacker.lock().await;
-        if let Err(e) = sqlx::query(sql).execute(&mut *conn).await {
-            panic!("{sql}: {e}");
-        }
+        self.attacker.sql(sql).await;
     }
 
     async fn verify(&self) -> app::api::VerifyReport {
         verify_log(
-            self.sqlite.as_ref(),
+            &*self.store,
             self.tenant,
             &[self.state.signer.verifying_key()],
         )
@@ -70,7 +65,7 @@ impl Scene {
     }
 
     async fn export(&self) -> Vec<String> {
-        self.sqlite
+        self.store
             .list(&EntryQuery {
                 tenant_id: Some(self.tenant),
                 order: Order::OldestFirst,
@@ -85,11 +80,7 @@ impl Scene {
     }
 
     async fn checkpoint(&self) -> Checkpoint {
-        self.sqlite
-            .checkpoints(self.tenant)
-            .await
-            .unwrap()
-            .remove(0)
+        self.store.checkpoints(self.tenant).await.unwrap().remove(0)
     }
 }
 
@@ -106,10 +97,7 @@ async fn an_untouched_log_verifies_with_its_checkpoint() {
         "DELETE FROM merkle_nodes WHERE idx = 0",
         "DELETE FROM checkpoints",
     ] {
-        assert!(
-            sqlx::query(sql).execute(s.sqlite.pool()).await.is_err(),
-            "{sql}"
-        );
+        assert!(s.store.exec(sql).await.is_err(), "{sql}");
     }
 }
 
@@ -157,7 +145,7 @@ async fn truncating_the_newest_rows_is_caught_by_the_signed_checkpoint() {
     s.sql("DELETE FROM entries WHERE seq > 15").await;
     s.sql("DELETE FROM chain_links WHERE seq > 15").await;
     // A careful attacker also removes the subtrees the missing entries completed.
-    s.sql("DELETE FROM merkle_nodes WHERE ((idx + 1) << level) > 15")
+    s.sql("DELETE FROM merkle_nodes WHERE ((idx + 1) << CAST(level AS INTEGER)) > 15")
         .await;
     // Without the checkpoint the shorter chain would look whole; with it, it cannot.
     s.expect_broken(16, "truncated").await;
@@ -495,7 +483,7 @@ async fn a_corrupted_merkle_node_is_caught_and_never_signed() {
         "{refused:?}"
     );
     assert_eq!(
-        s.sqlite.checkpoints(s.tenant).await.unwrap().len(),
+        s.store.checkpoints(s.tenant).await.unwrap().len(),
         1,
         "nothing signed"
     );
@@ -504,20 +492,19 @@ async fn a_corrupted_merkle_node_is_caught_and_never_signed() {
 #[tokio::test]
 async fn without_a_checkpoint_signing_recomputes_everything_and_refuses_a_bad_node() {
     let (_dir, store) = fresh_store().await;
-    let t = tenant(&store, "acme").await;
+    let t = tenant(&*store, "acme").await;
     store
         .append(t.id, (1..=20).map(entry).collect())
         .await
         .unwrap();
-    sqlx::query("DROP TRIGGER merkle_nodes_refuse_update")
-        .execute(store.pool())
-        .await
-        .unwrap();
-    sqlx::query("UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 1 AND idx = 3")
-        .execute(store.pool())
-        .await
-        .unwrap();
-    let store = Arc::new(store);
+    let attacker = _dir.attacker().await;
+    attacker
+        .sql("DROP TRIGGER merkle_nodes_refuse_update")
+        .await;
+    attacker
+        .sql("UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 1 AND idx = 3")
+        .await;
+    let store = store.shared();
     let state = super::state_for(store.clone(), t.id, 5);
     let refused = sign_checkpoint(
         &state,
@@ -534,7 +521,7 @@ async fn without_a_checkpoint_signing_recomputes_everything_and_refuses_a_bad_no
 #[tokio::test]
 async fn concurrent_signing_never_fails() {
     let s = scene().await;
-    s.sqlite.append(s.tenant, vec![entry(99)]).await.unwrap();
+    s.store.append(s.tenant, vec![entry(99)]).await.unwrap();
     let signs = (0..8).map(|_| {
         app::ssr::integrity::sign_or_reuse(
             &s.state,
@@ -551,7 +538,7 @@ async fn concurrent_signing_never_fails() {
     // One signed; the others got that fresh checkpoint.
     assert!(signed.iter().all(|c| *c == signed[0]), "{signed:?}");
     assert_eq!(signed[0].tree_size, 22);
-    assert_eq!(s.sqlite.checkpoints(s.tenant).await.unwrap().len(), 2);
+    assert_eq!(s.store.checkpoints(s.tenant).await.unwrap().len(), 2);
     let report = s.verify().await;
     assert!(report.ok, "{report:?}");
 }
@@ -608,16 +595,14 @@ async fn after_a_key_rotation_old_checkpoints_verify_by_their_key_id() {
         ..s.state.clone()
     };
     super::sign(&rotated, s.tenant).await;
-    let report = verify_log(s.sqlite.as_ref(), s.tenant, &rotated.trusted_keys())
+    let report = verify_log(&*s.store, s.tenant, &rotated.trusted_keys())
         .await
         .unwrap();
     assert!(report.ok, "{report:?}");
     assert_eq!(report.checkpoints_checked, 2);
     // Without the old public key, its checkpoint cannot be vouched for.
     let new_only = [rotated.signer.verifying_key()];
-    let report = verify_log(s.sqlite.as_ref(), s.tenant, &new_only)
-        .await
-        .unwrap();
+    let report = verify_log(&*s.store, s.tenant, &new_only).await.unwrap();
     assert!(!report.ok);
     assert!(
         report.reason.unwrap().contains("signed by key"),

@@ -1,4 +1,7 @@
-//! Integration tests: the real SQLite store on a real file, and the real router.
+//! Integration tests: the real router over a real store. The suite is the store
+//! conformance suite: it runs on SQLite files by default and on the local
+//! PostgreSQL server (a fresh database per test) with
+//! `STELE_TEST_DATABASE=postgres://user@host:port` (`.ci/test` runs both).
 
 mod aging;
 mod export;
@@ -10,18 +13,347 @@ mod shapes;
 mod store;
 
 use app::catalog::EventType;
-use app::clock::ManualClock;
+use app::clock::{Clock, ManualClock};
 use app::entry::{Actor, NewEntry, Tenant};
 use app::store::Store;
-use server::store::SqliteStore;
+use server::store::{PgStore, SqliteStore};
 use std::sync::Arc;
 use tempfile::TempDir;
 
-/// A fresh database file in its own temporary directory.
-pub async fn fresh_store() -> (TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&url(&dir)).await.unwrap();
-    (dir, store)
+/// The PostgreSQL server to test against, if this run is the PostgreSQL one.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("STELE_TEST_DATABASE")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .map(|u| u.trim_end_matches('/').to_owned())
+}
+
+/// One test's database: a temporary directory (for files a test writes), and
+/// either a SQLite file in it or a fresh PostgreSQL database dropped afterwards.
+pub struct TestDb {
+    dir: TempDir,
+    pub url: String,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        match postgres_server() {
+            None => {
+                let url = format!("sqlite://{}", dir.path().join("stele.db").display());
+                TestDb {
+                    dir,
+                    url,
+                    postgres: None,
+                }
+            }
+            Some(server) => {
+                let name = format!("stele_test_{}", uuid::Uuid::now_v7().simple());
+                let mut admin: sqlx::PgConnection =
+                    sqlx::Connection::connect(&format!("{server}/postgres"))
+                        .await
+                        .unwrap();
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                TestDb {
+                    dir,
+                    url: format!("{server}/{name}"),
+                    postgres: Some((server, name)),
+                }
+            }
+        }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
+    /// Opens (another) store on this database.
+    pub async fn open(&self, clock: Arc<dyn Clock>) -> TestStore {
+        if self.is_postgres() {
+            let pg = Arc::new(PgStore::open_with_clock(&self.url, clock).await.unwrap());
+            TestStore {
+                raw: Raw::Postgres(pg.pool().clone()),
+                store: pg,
+            }
+        } else {
+            let lite = SqliteStore::open_with_clock(&self.url, clock)
+                .await
+                .unwrap();
+            TestStore {
+                raw: Raw::Sqlite(lite.pool().clone()),
+                store: Arc::new(lite),
+            }
+        }
+    }
+}
+
+impl TestDb {
+    /// A store whose "dense timeframe" threshold is `entries` (SQLite reads small
+    /// and large timeframes two ways; PostgreSQL has one way, so it ignores this).
+    pub async fn open_dense(&self, entries: i64) -> TestStore {
+        if self.is_postgres() {
+            return self.open(Arc::new(app::clock::SystemClock)).await;
+        }
+        let lite = SqliteStore::open(&self.url)
+            .await
+            .unwrap()
+            .with_dense_range(entries);
+        TestStore {
+            raw: Raw::Sqlite(lite.pool().clone()),
+            store: Arc::new(lite),
+        }
+    }
+}
+
+impl TestDb {
+    /// Someone with their own connection to the database and the power to switch
+    /// Stele's triggers off: on SQLite by dropping them, on PostgreSQL with
+    /// `session_replication_role = replica` (no trigger fires for this session).
+    pub async fn attacker(&self) -> Attacker {
+        if self.is_postgres() {
+            let mut conn: sqlx::PgConnection = sqlx::Connection::connect(&self.url).await.unwrap();
+            sqlx::query("SET session_replication_role = replica")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            Attacker::Postgres(tokio::sync::Mutex::new(conn))
+        } else {
+            Attacker::Sqlite(tokio::sync::Mutex::new(
+                sqlx::Connection::connect(&self.url).await.unwrap(),
+            ))
+        }
+    }
+}
+
+pub enum Attacker {
+    Sqlite(tokio::sync::Mutex<sqlx::SqliteConnection>),
+    Postgres(tokio::sync::Mutex<sqlx::PgConnection>),
+}
+
+impl Attacker {
+    /// Runs a statement written for SQLite; on PostgreSQL, `DROP TRIGGER` is not
+    /// needed (no trigger fires for this session) and blobs are spelled `decode`.
+    pub async fn sql(&self, sql: &str) {
+        let result = match self {
+            Attacker::Sqlite(c) => sqlx::query(sql)
+                .execute(&mut *c.lock().await)
+                .await
+                .map(|r| r.rows_affected()),
+            Attacker::Postgres(c) => {
+                if sql.starts_with("DROP TRIGGER") {
+                    return;
+                }
+                let sql = sql.replace("zeroblob(32)", "decode(repeat('00', 32), 'hex')");
+                let sql = match sql.find(" x'") {
+                    Some(at) => {
+                        let end = at + 3 + sql[at + 3..].find('\'').unwrap();
+                        format!(
+                            "{} decode('{}', 'hex'){}",
+                            &sql[..at],
+                            &sql[at + 3..end],
+                            &sql[end + 1..]
+                        )
+                    }
+                    None => sql,
+                };
+                sqlx::query(&sql)
+                    .execute(&mut *c.lock().await)
+                    .await
+                    .map(|r| r.rows_affected())
+            }
+        };
+        if let Err(e) = result {
+            panic!("{sql}: {e}");
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((server, name)) = self.postgres.take() {
+            // Drop runs inside the test's runtime: clean up from a thread of its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok(mut admin) = <sqlx::PgConnection as sqlx::Connection>::connect(
+                        &format!("{server}/postgres"),
+                    )
+                    .await
+                    {
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut admin)
+                                .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+enum Raw {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// A store under test, usable as `&dyn Store`, with raw SQL access for tests that
+/// play the attacker (statements written in the SQL both stores speak).
+pub struct TestStore {
+    store: Arc<dyn Store>,
+    raw: Raw,
+}
+
+impl std::ops::Deref for TestStore {
+    type Target = dyn Store;
+    fn deref(&self) -> &Self::Target {
+        self.store.as_ref()
+    }
+}
+
+impl TestStore {
+    pub fn shared(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// Runs one statement as an attacker with database access would.
+    pub async fn exec(&self, sql: &str) -> Result<u64, String> {
+        match &self.raw {
+            Raw::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|r| r.rows_affected()),
+            Raw::Postgres(p) => sqlx::query(sql).execute(p).await.map(|r| r.rows_affected()),
+        }
+        .map_err(|e| e.to_string())
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.raw, Raw::Postgres(_))
+    }
+
+    /// Makes the database refuse (mid-transaction) any entry with this description.
+    pub async fn poison_inserts(&self, description: &str) {
+        if self.is_postgres() {
+            self.exec(&format!(
+                "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF NEW.description = '{description}' THEN RAISE EXCEPTION 'poisoned'; END IF; \
+                 RETURN NEW; END $$"
+            ))
+            .await
+            .unwrap();
+            self.exec("CREATE TRIGGER poison BEFORE INSERT ON entries FOR EACH ROW EXECUTE FUNCTION poison()")
+                .await
+                .unwrap();
+        } else {
+            self.exec(&format!(
+                "CREATE TRIGGER poison BEFORE INSERT ON entries WHEN NEW.description = '{description}' \
+                 BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
+            ))
+            .await
+            .unwrap();
+        }
+    }
+
+    pub async fn cure_inserts(&self) {
+        if self.is_postgres() {
+            self.exec("DROP TRIGGER poison ON entries").await.unwrap();
+        } else {
+            self.exec("DROP TRIGGER poison").await.unwrap();
+        }
+    }
+
+    /// Makes every purge of this tenant's content fail (as a disk fault would)
+    /// while the row `fault.active` is 1 (`UPDATE fault SET active = 0` ends it).
+    /// On PostgreSQL a purge also drops whole months, so the fault covers those
+    /// statements too.
+    pub async fn fail_purges_of(&self, tenant: uuid::Uuid) {
+        self.exec("CREATE TABLE fault (active INTEGER NOT NULL)")
+            .await
+            .unwrap();
+        self.exec("INSERT INTO fault (active) VALUES (1)")
+            .await
+            .unwrap();
+        if self.is_postgres() {
+            for sql in [
+                format!(
+                    "CREATE FUNCTION fail_first() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                     IF OLD.tenant_id = '{tenant}' AND (SELECT active FROM fault) = 1 THEN \
+                     RAISE EXCEPTION 'simulated disk failure'; END IF; RETURN OLD; END $$"
+                ),
+                "CREATE TRIGGER fail_first BEFORE DELETE ON entries FOR EACH ROW \
+                 EXECUTE FUNCTION fail_first()"
+                    .to_owned(),
+                format!(
+                    "CREATE FUNCTION fail_first_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ \
+                     BEGIN IF current_query() LIKE '%{}%' AND (SELECT active FROM fault) = 1 THEN \
+                     RAISE EXCEPTION 'simulated disk failure'; END IF; END $$",
+                    tenant.simple()
+                ),
+                "CREATE EVENT TRIGGER fail_first_ddl ON ddl_command_start \
+                 WHEN TAG IN ('ALTER TABLE', 'DROP TABLE') EXECUTE FUNCTION fail_first_ddl()"
+                    .to_owned(),
+            ] {
+                self.exec(&sql).await.unwrap();
+            }
+        } else {
+            self.exec(&format!(
+                "CREATE TRIGGER fail_first BEFORE DELETE ON entries \
+                 WHEN OLD.tenant_id = '{tenant}' AND (SELECT active FROM fault) = 1 \
+                 BEGIN SELECT RAISE(ABORT, 'simulated disk failure'); END"
+            ))
+            .await
+            .unwrap();
+        }
+    }
+
+    /// One integer a query answers.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        match &self.raw {
+            Raw::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            Raw::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        }
+    }
+}
+
+/// A fresh database (SQLite file or PostgreSQL database) and a store on it.
+pub async fn fresh_store() -> (TestDb, TestStore) {
+    let db = TestDb::new().await;
+    let store = db.open(Arc::new(app::clock::SystemClock)).await;
+    (db, store)
+}
+
+/// What the database holds, as bytes: on SQLite the file and its write-ahead log;
+/// on PostgreSQL every table's rows as `pg_dump` reads them (the server's own
+/// files and WAL are outside what Stele controls: see docs/INTEGRITY.md).
+pub fn stored_bytes(db: &TestDb) -> Vec<u8> {
+    if db.is_postgres() {
+        let out = std::process::Command::new("pg_dump")
+            .args(["--data-only", "--dbname", &db.url])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return out.stdout;
+    }
+    let mut bytes = Vec::new();
+    for name in ["stele.db", "stele.db-wal"] {
+        if let Ok(b) = std::fs::read(db.path().join(name)) {
+            bytes.extend(b);
+        }
+    }
+    bytes
 }
 
 /// A clock standing at a fixed day (not today), for tests that age things.
@@ -33,17 +365,11 @@ pub fn clock() -> Arc<ManualClock> {
     ))
 }
 
-/// A fresh database file whose store reads time from `clock`.
-pub async fn fresh_store_with(clock: Arc<ManualClock>) -> (TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open_with_clock(&url(&dir), clock)
-        .await
-        .unwrap();
-    (dir, store)
-}
-
-pub fn url(dir: &TempDir) -> String {
-    format!("sqlite://{}", dir.path().join("stele.db").display())
+/// A fresh database whose store reads time from `clock`.
+pub async fn fresh_store_with(clock: Arc<ManualClock>) -> (TestDb, TestStore) {
+    let db = TestDb::new().await;
+    let store = db.open(clock).await;
+    (db, store)
 }
 
 /// The server functions' state over `store`, with a fixed signing key.

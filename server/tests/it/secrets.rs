@@ -5,13 +5,18 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 
-fn stele(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_stele"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .output()
-        .unwrap();
+/// The `stele` binary on this test's data directory and database.
+fn command(db: &super::TestDb) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stele"));
+    c.env("STELE_DATA_DIR", db.path());
+    if db.is_postgres() {
+        c.env("STELE_DATABASE_URL", &db.url);
+    }
+    c
+}
+
+fn stele(db: &super::TestDb, args: &[&str]) -> String {
+    let out = command(db).args(args).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -96,13 +101,17 @@ const SPELLINGS: &[&str] = &[
 
 #[test]
 fn planted_secrets_reach_neither_the_files_nor_the_log() {
-    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = runtime.block_on(super::TestDb::new());
     stele(
-        dir.path(),
+        &dir,
         &["tenant", "create", "--slug", "acme", "--name", "Acme"],
     );
     let out = stele(
-        dir.path(),
+        &dir,
         &[
             "api-key", "create", "--tenant", "acme", "--name", "pbx", "--scope", "write",
         ],
@@ -114,16 +123,14 @@ fn planted_secrets_reach_neither_the_files_nor_the_log() {
         .trim()
         .to_owned();
     let log_path = dir.path().join("server.log");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_stele"))
+    let mut server = command(&dir)
         .args([
             "serve",
             "--listen",
             "127.0.0.1:0",
             "--checkpoint-every",
             "0",
-            "--data-dir",
         ])
-        .arg(dir.path())
         .arg("--dist")
         .arg(dir.path().join("no-dist"))
         .env("STELE_LOG", "debug")
@@ -199,12 +206,7 @@ fn planted_secrets_reach_neither_the_files_nor_the_log() {
     let _ = server.kill();
     let _ = server.wait();
 
-    let mut bytes = Vec::new();
-    for name in ["stele.db", "stele.db-wal"] {
-        if let Ok(b) = std::fs::read(dir.path().join(name)) {
-            bytes.extend(b);
-        }
-    }
+    let bytes = super::stored_bytes(&dir);
     let log = std::fs::read(&log_path).unwrap();
     let find = |hay: &[u8], needle: &str| {
         hay.windows(needle.len())

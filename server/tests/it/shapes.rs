@@ -6,7 +6,7 @@
 
 use super::{fresh_store, tenant};
 use app::entry::{Actor, Context, Entry};
-use app::store::{EntryQuery, Order, Store};
+use app::store::{EntryQuery, Order};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use server::ingest::{validate_event, Known};
@@ -96,7 +96,7 @@ fn every_accepted_event_verifies_in_the_app_and_offline() {
         .build()
         .unwrap();
     let (_dir, store) = runtime.block_on(fresh_store());
-    let t = runtime.block_on(tenant(&store, "acme"));
+    let t = runtime.block_on(tenant(&*store, "acme"));
     let instances = HashMap::new();
     let key_actor = Actor::api_key("k1", "PBX sync");
     let context = Context::default();
@@ -148,7 +148,7 @@ fn every_accepted_event_verifies_in_the_app_and_offline() {
         "the generator mostly makes acceptable events ({accepted})"
     );
     let report = runtime
-        .block_on(app::ssr::integrity::verify_log(&store, t.id, &[]))
+        .block_on(app::ssr::integrity::verify_log(&*store, t.id, &[]))
         .unwrap();
     assert!(report.ok, "{report:?}");
     let entries = runtime
