@@ -161,6 +161,18 @@ pub struct ChainLink {
     pub hash: String,
 }
 
+/// The login attempts recorded under one throttling key in the current window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptCount {
+    pub count: u64,
+    pub oldest: Option<DateTime<Utc>>,
+    pub newest: Option<DateTime<Utc>>,
+}
+
+/// The throttling rules [`Store::login_attempt`] applies under its lock:
+/// `Err(seconds to wait)` refuses the attempt.
+pub type AttemptRules = dyn Fn(&[AttemptCount], DateTime<Utc>) -> Result<(), u64> + Send + Sync;
+
 /// The largest page a caller may ask for.
 pub const MAX_PAGE: u32 = 1_000;
 
@@ -341,6 +353,22 @@ pub trait Store: Send + Sync + 'static {
     /// caller: true for exactly one caller per round across every server on the
     /// database, so several servers run the checkpoint and purge rounds once.
     async fn claim_round(&self, job: &str, round: i64) -> Result<bool, StoreError>;
+
+    /// Login throttling shared by every server on the database. Under one lock:
+    /// counts the attempts recorded under each key since `since`, asks `rules`, and
+    /// when they allow it records this attempt (`attempt_id`) under every key.
+    /// Attempts older than `since` are forgotten on the way.
+    async fn login_attempt(
+        &self,
+        keys: &[String],
+        since: DateTime<Utc>,
+        attempt_id: &str,
+        rules: &AttemptRules,
+    ) -> Result<Result<(), u64>, StoreError>;
+
+    /// A login succeeded: forgets every attempt under `pair_key` and this attempt
+    /// under every key.
+    async fn login_succeeded(&self, pair_key: &str, attempt_id: &str) -> Result<(), StoreError>;
 
     /// Whether the store answers (for `/healthz`).
     async fn ping(&self) -> Result<(), StoreError>;

@@ -257,7 +257,6 @@ fn app_state(
     app::ssr::AppState {
         store,
         platform_tenant,
-        throttle: Arc::default(),
         secure_cookies: public_url.starts_with("https://"),
         public_url,
         signer: Arc::new(signer),
@@ -312,6 +311,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tick.tick().await;
             loop {
                 tick.tick().await;
+                // One server per round signs, whichever claims it first.
+                match app::ssr::claim_round(&job, "checkpoint", every).await {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        tracing::error!(error = %e, "checkpoint round: could not claim it");
+                        continue;
+                    }
+                }
                 match app::ssr::integrity::sign_changed(&job).await {
                     Ok(r) if r.done.is_empty() && r.failed.is_empty() => {}
                     Ok(r) => tracing::info!(
@@ -338,6 +346,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 };
                 let wait = (next - now).to_std().unwrap_or_default();
                 tokio::time::sleep(wait).await;
+                match app::ssr::claim_round(&job, "purge", std::time::Duration::from_secs(86_400))
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        tracing::error!(error = %e, "daily purge: could not claim it");
+                        continue;
+                    }
+                }
                 match app::ssr::retention::purge_due(&job).await {
                     Ok(r) => tracing::info!(
                         purged = r.done.len(),

@@ -23,7 +23,6 @@ pub struct AppState {
     /// The tenant that holds platform-level entries (super admins' logins, failed
     /// logins for unknown emails).
     pub platform_tenant: Uuid,
-    pub throttle: Arc<throttle::Throttle>,
     /// Mark cookies `Secure` (set when Stele is served over https).
     pub secure_cookies: bool,
     /// Where set-password links point to, e.g. `http://127.0.0.1:3000`.
@@ -102,4 +101,17 @@ pub(crate) fn state() -> Result<AppState, AppError> {
         tracing::error!("AppState missing from the server function context");
         AppError::Internal
     })
+}
+
+/// Claims the current round of a periodic job (rounds are `period` long, counted
+/// from the epoch by the store's clock): true for exactly one server per round on
+/// the database, so N servers run each checkpoint and purge round once.
+pub async fn claim_round(
+    state: &AppState,
+    job: &str,
+    period: std::time::Duration,
+) -> Result<bool, StoreError> {
+    let period = i64::try_from(period.as_secs()).unwrap_or(i64::MAX).max(1);
+    let round = state.now().timestamp().div_euclid(period);
+    state.store.claim_round(job, round).await
 }

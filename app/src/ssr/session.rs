@@ -18,7 +18,6 @@ use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 use serde_json::json;
 use std::net::SocketAddr;
-use std::time::Instant;
 use uuid::Uuid;
 
 pub const COOKIE_NAME: &str = "stele_session";
@@ -215,9 +214,8 @@ pub async fn login(email: String, password: String) -> Result<Me, AppError> {
         ));
     }
     // Counted before the password is checked, so parallel tries cannot outrun it.
-    let attempt = state
-        .throttle
-        .attempt(&email, info.ip.as_deref(), Instant::now())
+    let attempt = super::throttle::attempt(state.store.as_ref(), &email, info.ip.as_deref())
+        .await?
         .map_err(|wait| {
             AppError::TooManyRequests(format!("too many failed logins; try again in {wait} s"))
         })?;
@@ -259,7 +257,7 @@ pub async fn login(email: String, password: String) -> Result<Me, AppError> {
             .await?;
         return Err(AppError::Unauthorized("wrong email or password".to_owned()));
     };
-    state.throttle.succeeded(attempt);
+    super::throttle::succeeded(state.store.as_ref(), attempt).await?;
     let session_id = random_token();
     let id_hash = token_hash(&session_id);
     let caller = caller_for(&state, user).await?;

@@ -18,7 +18,9 @@ pub async fn open(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
     } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
         Ok(Arc::new(PgStore::open(database_url).await?))
     } else {
-        anyhow::bail!("unsupported database URL scheme in `{database_url}`: expected sqlite: or postgres:")
+        anyhow::bail!(
+            "unsupported database URL scheme in `{database_url}`: expected sqlite: or postgres:"
+        )
     }
 }
 

@@ -24,8 +24,8 @@ use app::entry::{
 };
 use app::ssr::log::{KeyRecord, LogTx, Written};
 use app::store::{
-    ApiKeyRecord, ChainLink, EntryQuery, InstanceRecord, Mutation, Order, SessionRecord, Store,
-    StoreError, UserRecord, MAX_PAGE,
+    ApiKeyRecord, AttemptCount, AttemptRules, ChainLink, EntryQuery, InstanceRecord, Mutation,
+    Order, SessionRecord, Store, StoreError, UserRecord, MAX_PAGE,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, TimeZone, Utc};
@@ -66,10 +66,7 @@ fn month_of(t: DateTime<Utc>) -> (String, i64, i64) {
     } else {
         (t.year(), t.month() + 1)
     };
-    let end = Utc
-        .with_ymd_and_hms(y, m, 1, 0, 0, 0)
-        .single()
-        .unwrap_or(t);
+    let end = Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single().unwrap_or(t);
     (
         format!("{:04}{:02}", t.year(), t.month()),
         start.timestamp_millis(),
@@ -93,6 +90,16 @@ impl TxHooks {
         }
         Ok(())
     }
+
+    /// A transaction-scoped advisory lock on a name, across every server.
+    async fn lock_named(&mut self, conn: &mut Conn, name: &str) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(name)
+            .execute(conn)
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
 }
 
 async fn lock_tenant_row(conn: &mut Conn, tenant_id: Uuid) -> Result<(), StoreError> {
@@ -106,7 +113,11 @@ async fn lock_tenant_row(conn: &mut Conn, tenant_id: Uuid) -> Result<(), StoreEr
 
 /// Creates the tenant's partition of the month `t` falls in, if missing. Runs under
 /// the tenant's lock, so two servers never race to create the same month.
-async fn ensure_month(conn: &mut Conn, tenant_id: Uuid, t: DateTime<Utc>) -> Result<(), StoreError> {
+async fn ensure_month(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+    t: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let parent = tenant_partition(tenant_id);
     let (suffix, from, to) = month_of(t);
     let name = format!("{parent}_{suffix}");
@@ -157,6 +168,11 @@ impl PgStore {
             .await?;
         sqlx::migrate!("../migrations/postgres").run(&pool).await?;
         Ok(PgStore { pool, clock })
+    }
+
+    async fn begin_tx(&self) -> Result<DbTx, StoreError> {
+        let tx = self.pool.begin().await.map_err(internal)?;
+        Ok(DbTx { tx, hooks: TxHooks })
     }
 
     /// The pool, for tests that play the attacker with raw SQL.
@@ -256,11 +272,6 @@ fn push_from_where(qb: &mut QueryBuilder<'_, Db>, query: &EntryQuery, ts: Option
 }
 
 impl_store!(PgStore, {
-    async fn begin(&self) -> Result<Box<dyn LogTx>, StoreError> {
-        let tx = self.pool.begin().await.map_err(internal)?;
-        Ok(Box::new(DbTx { tx, hooks: TxHooks }))
-    }
-
     async fn create_tenant(&self, slug: &str, name: &str) -> Result<Tenant, StoreError> {
         let tenant = Tenant {
             id: Uuid::now_v7(),
@@ -357,14 +368,12 @@ impl_store!(PgStore, {
             let mut start = from.max(oldest.unwrap_or(from));
             while start <= to {
                 let end = (start + i64::from(batch.max(1)) - 1).min(to);
-                sqlx::query(&format!(
-                    "DELETE FROM {name} WHERE seq BETWEEN $1 AND $2"
-                ))
-                .bind(start)
-                .bind(end)
-                .execute(&self.pool)
-                .await
-                .map_err(internal)?;
+                sqlx::query(&format!("DELETE FROM {name} WHERE seq BETWEEN $1 AND $2"))
+                    .bind(start)
+                    .bind(end)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(internal)?;
                 start = end + 1;
                 tokio::task::yield_now().await;
             }

@@ -906,6 +906,53 @@ async fn claim_round(pool: &DbPool, job: &str, round: i64, now: i64) -> Result<b
     Ok(done.rows_affected() == 1)
 }
 
+/// Counts, decides and records one login attempt (see `Store::login_attempt`),
+/// inside a transaction the caller serialized.
+async fn login_attempt_in(
+    conn: &mut Conn,
+    keys: &[String],
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+    attempt_id: &str,
+    rules: &AttemptRules,
+) -> Result<Result<(), u64>, StoreError> {
+    let since = since.timestamp_millis();
+    sqlx::query("DELETE FROM login_attempts WHERE at <= $1")
+        .bind(since)
+        .execute(&mut *conn)
+        .await
+        .map_err(internal)?;
+    let mut counts = Vec::with_capacity(keys.len());
+    for key in keys {
+        let (count, oldest, newest): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT count(*), min(at), max(at) FROM login_attempts WHERE key = $1 AND at > $2",
+        )
+        .bind(key)
+        .bind(since)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(internal)?;
+        counts.push(AttemptCount {
+            count: db_u64(count, "attempt count")?,
+            oldest: oldest.map(from_millis).transpose()?,
+            newest: newest.map(from_millis).transpose()?,
+        });
+    }
+    if let Err(wait) = rules(&counts, now) {
+        return Ok(Err(wait));
+    }
+    for key in keys {
+        sqlx::query("INSERT INTO login_attempts (key, at, attempt_id) VALUES ($1, $2, $3)")
+            .bind(key)
+            .bind(now.timestamp_millis())
+            .bind(attempt_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(internal)?;
+    }
+    Ok(Ok(()))
+}
+
 /// The stored Store methods both SQL stores answer with the queries above; each
 /// store adds its own (begin, listing, counting, creating tenants, purging, ping).
 macro_rules! impl_store {
@@ -1206,6 +1253,35 @@ macro_rules! impl_store {
 
             async fn claim_round(&self, job: &str, round: i64) -> Result<bool, StoreError> {
                 claim_round(&self.pool, job, round, self.clock.now().timestamp_millis()).await
+            }
+
+            async fn begin(&self) -> Result<Box<dyn LogTx>, StoreError> {
+                Ok(Box::new(self.begin_tx().await?))
+            }
+
+            async fn login_attempt(
+                &self,
+                keys: &[String],
+                since: DateTime<Utc>,
+                attempt_id: &str,
+                rules: &AttemptRules,
+            ) -> Result<Result<(), u64>, StoreError> {
+                let mut t = self.begin_tx().await?;
+                t.hooks.lock_named(&mut t.tx, "stele.login_attempts").await?;
+                let now = self.clock.now();
+                let answer = login_attempt_in(&mut t.tx, keys, since, now, attempt_id, rules).await?;
+                t.tx.commit().await.map_err(internal)?;
+                Ok(answer)
+            }
+
+            async fn login_succeeded(&self, pair_key: &str, attempt_id: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM login_attempts WHERE key = $1 OR attempt_id = $2")
+                    .bind(pair_key)
+                    .bind(attempt_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(internal)?;
+                Ok(())
             }
 
             async fn ping(&self) -> Result<(), StoreError> {

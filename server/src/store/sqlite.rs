@@ -12,15 +12,19 @@ use app::auth::Role;
 use app::catalog::EventType;
 use app::checkpoint::Checkpoint;
 use app::clock::{Clock, SystemClock};
-use app::entry::{Actor, ActorKind, Change, Context, Entry, InstanceRef, Source, SourceKind, Target, Tenant};
+use app::entry::{
+    Actor, ActorKind, Change, Context, Entry, InstanceRef, Source, SourceKind, Target, Tenant,
+};
 use app::ssr::log::{KeyRecord, LogTx, Written};
 use app::store::{
-    ApiKeyRecord, ChainLink, EntryQuery, InstanceRecord, Mutation, Order, SessionRecord, Store,
-    StoreError, UserRecord, MAX_PAGE,
+    ApiKeyRecord, AttemptCount, AttemptRules, ChainLink, EntryQuery, InstanceRecord, Mutation,
+    Order, SessionRecord, Store, StoreError, UserRecord, MAX_PAGE,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -55,6 +59,10 @@ impl TxHooks {
     }
 
     async fn before_insert(&mut self, _: &mut Conn, _: &Written) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn lock_named(&mut self, _: &mut Conn, _: &str) -> Result<(), StoreError> {
         Ok(())
     }
 }
@@ -102,6 +110,20 @@ impl SqliteStore {
     /// The pool, for tests that play the attacker with raw SQL.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// A write transaction: this process's writer mutex, then SQLite's write lock.
+    async fn begin_tx(&self) -> Result<DbTx, StoreError> {
+        let writer = self.write_lock.clone().lock_owned().await;
+        let tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(internal)?;
+        Ok(DbTx {
+            tx,
+            hooks: TxHooks { _writer: writer },
+        })
     }
 
     fn now_ms(&self) -> i64 {
@@ -213,7 +235,6 @@ fn push_from_where(
     push_filter(qb, &query.filter, seq_bound.is_some());
 }
 
-
 impl SqliteStore {
     /// For a timeframe holding many of the tenant's entries: the seq of the newest
     /// entry in it (0 when none), so a page can walk seq down from there. `None`
@@ -255,19 +276,6 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, {
-    async fn begin(&self) -> Result<Box<dyn LogTx>, StoreError> {
-        let writer = self.write_lock.clone().lock_owned().await;
-        let tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(internal)?;
-        Ok(Box::new(DbTx {
-            tx,
-            hooks: TxHooks { _writer: writer },
-        }))
-    }
-
     async fn create_tenant(&self, slug: &str, name: &str) -> Result<Tenant, StoreError> {
         let tenant = Tenant {
             id: Uuid::now_v7(),
@@ -356,7 +364,6 @@ impl_store!(SqliteStore, {
         let n = u64::try_from(n).unwrap_or(0);
         Ok(if n > cap { (cap, false) } else { (n, true) })
     }
-
 
     async fn purge_range(
         &self,

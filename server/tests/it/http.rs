@@ -72,7 +72,6 @@ impl TestApp {
         let state = AppState {
             store: store.clone(),
             platform_tenant: platform.id,
-            throttle: Arc::default(),
             secure_cookies: false,
             public_url: ORIGIN.to_owned(),
             signer: Arc::new(ed25519_dalek::SigningKey::from_bytes(&[42u8; 32])),

@@ -381,7 +381,6 @@ pub fn state_for(
     app::ssr::AppState {
         store,
         platform_tenant,
-        throttle: Arc::default(),
         secure_cookies: false,
         public_url: "http://stele.test".into(),
         signer: Arc::new(ed25519_dalek::SigningKey::from_bytes(&[seed; 32])),

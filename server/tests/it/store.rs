@@ -596,3 +596,86 @@ async fn purge_removes_old_content_from_the_oldest_end_only_and_nothing_else_can
         .unwrap();
     assert_eq!(found.len(), 20);
 }
+
+#[tokio::test]
+async fn each_round_of_a_job_is_claimed_by_exactly_one_of_several_servers() {
+    let (db, first) = fresh_store().await;
+    let second = db.open(Arc::new(app::clock::SystemClock)).await;
+    let servers = [first.shared(), second.shared()];
+    for round in [7_i64, 8] {
+        let mut claims = Vec::new();
+        for i in 0..12 {
+            let s = servers[i % 2].clone();
+            claims.push(tokio::spawn(async move {
+                s.claim_round("checkpoint", round).await
+            }));
+        }
+        let mut won = 0;
+        for c in claims {
+            won += usize::from(c.await.unwrap().unwrap());
+        }
+        assert_eq!(won, 1, "round {round}");
+    }
+    // Another job's round of the same number is its own.
+    assert!(servers[0].claim_round("purge", 7).await.unwrap());
+}
+
+#[tokio::test]
+async fn login_throttling_counts_across_servers_and_forgets_by_the_clock() {
+    use app::ssr::throttle::{attempt, succeeded, MAX_PER_ACCOUNT, WINDOW};
+    let clock = super::clock();
+    let (db, first) = super::fresh_store_with(clock.clone()).await;
+    let second = db.open(clock.clone()).await;
+    // Attempts alternate between two servers: the limit is one limit.
+    let mut allowed = 0;
+    for i in 0..(MAX_PER_ACCOUNT + 3) {
+        let server: &dyn Store = if i % 2 == 0 { &*first } else { &*second };
+        if attempt(server, "jane@x.example", Some("192.0.2.7"))
+            .await
+            .unwrap()
+            .is_ok()
+        {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, MAX_PER_ACCOUNT);
+    // In parallel, on both servers at once, no attempt slips past the limit.
+    let mut racing = Vec::new();
+    for i in 0..20 {
+        let s = if i % 2 == 0 {
+            first.shared()
+        } else {
+            second.shared()
+        };
+        racing.push(tokio::spawn(async move {
+            attempt(s.as_ref(), "ann@x.example", Some("192.0.2.8"))
+                .await
+                .unwrap()
+                .is_ok()
+        }));
+    }
+    let mut raced = 0;
+    for r in racing {
+        raced += u64::from(r.await.unwrap());
+    }
+    assert_eq!(raced, MAX_PER_ACCOUNT);
+    // The window passes by the clock: Jane may try again, and a success clears
+    // her failures from that source.
+    clock.advance(WINDOW);
+    let ok = attempt(&*second, "jane@x.example", Some("192.0.2.7"))
+        .await
+        .unwrap()
+        .unwrap();
+    succeeded(&*first, ok).await.unwrap();
+    for _ in 0..MAX_PER_ACCOUNT {
+        assert!(attempt(&*first, "jane@x.example", Some("192.0.2.7"))
+            .await
+            .unwrap()
+            .is_ok());
+    }
+    // Expired attempts are gone from the table, and no key holds what was typed.
+    let kept = first
+        .scalar("SELECT count(*) FROM login_attempts WHERE key LIKE '%jane%'")
+        .await;
+    assert_eq!(kept, 0);
+}
