@@ -201,7 +201,9 @@ async fn insert_entry(conn: &mut Conn, e: &Entry) -> Result<(), StoreError> {
     .bind(&e.hash)
     .execute(conn)
     .await
-    .map_err(|err| unique_or_internal(err, "this seq is taken: another writer got there first"))?;
+    // A taken seq would mean two writers held the tenant's lock at once: a bug, not
+    // a user's mistake, so it is logged as internal.
+    .map_err(internal)?;
     Ok(())
 }
 

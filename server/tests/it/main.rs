@@ -8,6 +8,7 @@ mod export;
 mod http;
 mod ingest;
 mod integrity;
+mod scale;
 mod secrets;
 mod shapes;
 mod store;
@@ -17,6 +18,8 @@ use app::clock::{Clock, ManualClock};
 use app::entry::{Actor, NewEntry, Tenant};
 use app::store::Store;
 use server::store::{PgStore, SqliteStore};
+use std::io::{Read, Write};
+use std::process::Command;
 use std::sync::Arc;
 use tempfile::TempDir;
 
@@ -354,6 +357,66 @@ pub fn stored_bytes(db: &TestDb) -> Vec<u8> {
         }
     }
     bytes
+}
+
+/// The `stele` binary on this test's data directory and database.
+pub fn command(db: &TestDb) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stele"));
+    c.env("STELE_DATA_DIR", db.path());
+    if db.is_postgres() {
+        c.env("STELE_DATABASE_URL", &db.url);
+    }
+    c
+}
+
+pub fn stele(db: &TestDb, args: &[&str]) -> String {
+    let out = command(db).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A plain HTTP/1.1 request; returns the status code and body.
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    try_http(addr, method, path, headers, body).unwrap()
+}
+
+/// [`http`], answering `None` when the server cannot be reached or hangs up.
+pub fn try_http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Option<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    let status = answer.get(9..12)?.parse().ok()?;
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Some((status, body))
 }
 
 /// A clock standing at a fixed day (not today), for tests that age things.

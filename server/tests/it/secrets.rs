@@ -2,57 +2,9 @@
 //! binary, on a real data directory, is sent secrets under every spelling and shape
 //! in the table, then the raw bytes of the files and of its log are searched.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
-
-/// The `stele` binary on this test's data directory and database.
-fn command(db: &super::TestDb) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_stele"));
-    c.env("STELE_DATA_DIR", db.path());
-    if db.is_postgres() {
-        c.env("STELE_DATABASE_URL", &db.url);
-    }
-    c
-}
-
-fn stele(db: &super::TestDb, args: &[&str]) -> String {
-    let out = command(db).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A plain HTTP/1.1 request; returns the status code and body.
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    let status = answer[9..12].parse().unwrap();
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
+use super::{command, http, stele};
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
 
 const SPELLINGS: &[&str] = &[
     "password",
