@@ -40,6 +40,9 @@ pub enum Command {
     /// Verify an NDJSON export offline against a signed checkpoint; exits non-zero
     /// naming the first problem.
     Verify(VerifyArgs),
+    /// Copy a SQLite deployment into an empty PostgreSQL database, then verify the
+    /// copy end to end (every tenant's chain, Merkle tree and checkpoints).
+    Copy(CopyArgs),
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -142,6 +145,23 @@ impl StoreArgs {
             self.data_dir.join("stele.db").display()
         ))
     }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CopyArgs {
+    /// The source: `sqlite://path/to/stele.db`.
+    #[arg(long)]
+    pub from: String,
+    /// The destination, an empty database: `postgres://user@host/db`.
+    #[arg(long)]
+    pub to: String,
+    /// The signing key whose checkpoints the copy must verify with (default: the
+    /// `signing.key` next to the source database).
+    #[arg(long)]
+    pub signing_key: Option<PathBuf>,
+    /// Public keys (hex) of earlier signing keys, after a rotation.
+    #[arg(long)]
+    pub previous_public_key: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

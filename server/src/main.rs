@@ -28,6 +28,7 @@ async fn main() -> std::process::ExitCode {
         Command::Demo(args) => generate_demo(args).await,
         Command::Verify(args) => verify(args),
         Command::Purge(args) => purge(args).await,
+        Command::Copy(args) => copy(args).await,
         Command::Tenant(cmd) => tenant(cmd).await,
         Command::User(cmd) => user(cmd).await,
         Command::ApiKey(cmd) => api_key(cmd).await,
@@ -245,6 +246,53 @@ async fn api_key(cmd: ApiKeyCommand) -> anyhow::Result<()> {
         key.scopes.join(", ")
     );
     println!("secret (shown once, store it now): {secret}");
+    Ok(())
+}
+
+async fn copy(args: server::config::CopyArgs) -> anyhow::Result<()> {
+    let Some(path) = args.from.strip_prefix("sqlite://") else {
+        anyhow::bail!("--from must be a sqlite:// URL (the deployment to move)");
+    };
+    if !(args.to.starts_with("postgres://") || args.to.starts_with("postgresql://")) {
+        anyhow::bail!("--to must be a postgres:// URL (an empty database)");
+    }
+    if !std::path::Path::new(path).exists() {
+        anyhow::bail!("there is no database at {path}");
+    }
+    let key_path = args.signing_key.clone().unwrap_or_else(|| {
+        std::path::Path::new(path)
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("signing.key")
+    });
+    if !key_path.exists() {
+        anyhow::bail!(
+            "no signing key at {}: name it with --signing-key, so the copy's checkpoints can be verified",
+            key_path.display()
+        );
+    }
+    let mut keys = vec![server::signing::load_or_create(&key_path)?.verifying_key()];
+    for k in &args.previous_public_key {
+        keys.push(
+            app::checkpoint::parse_public_key(k)
+                .map_err(|e| anyhow::anyhow!("--previous-public-key `{k}`: {e}"))?,
+        );
+    }
+    let from = server::store::SqliteStore::open(&args.from).await?;
+    let to = server::store::PgStore::open(&args.to).await?;
+    let report = server::store::copy::sqlite_to_postgres(&from, &to, &keys)
+        .await
+        .map_err(|e| match e {
+            app::store::StoreError::Internal(source) => anyhow::anyhow!("copy failed: {source}"),
+            other => anyhow::anyhow!("copy failed: {other}"),
+        })?;
+    for (table, rows) in &report.rows {
+        println!("{table:>18}: {rows} rows");
+    }
+    println!(
+        "copied and verified {} tenants: {} entries, {} checkpoints; the destination is ready",
+        report.tenants, report.entries_verified, report.checkpoints_verified
+    );
     Ok(())
 }
 

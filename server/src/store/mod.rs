@@ -1,5 +1,6 @@
 //! Store backends. Everything above this module talks to `app::store::Store` only.
 
+pub mod copy;
 pub mod postgres;
 pub mod sqlite;
 mod sqlite_integrity;

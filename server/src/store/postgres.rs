@@ -113,7 +113,7 @@ async fn lock_tenant_row(conn: &mut Conn, tenant_id: Uuid) -> Result<(), StoreEr
 
 /// Creates the tenant's partition of the month `t` falls in, if missing. Runs under
 /// the tenant's lock, so two servers never race to create the same month.
-async fn ensure_month(
+pub(super) async fn ensure_month(
     conn: &mut Conn,
     tenant_id: Uuid,
     t: DateTime<Utc>,
@@ -139,7 +139,10 @@ async fn ensure_month(
 }
 
 /// Creates the tenant's LIST partition (sub-partitioned by month).
-async fn create_tenant_partition(conn: &mut Conn, tenant_id: Uuid) -> Result<(), StoreError> {
+pub(super) async fn create_tenant_partition(
+    conn: &mut sqlx::PgConnection,
+    tenant_id: Uuid,
+) -> Result<(), StoreError> {
     sqlx::query(&format!(
         "CREATE TABLE IF NOT EXISTS {} PARTITION OF entries FOR VALUES IN ('{}') \
          PARTITION BY RANGE (recorded_at)",

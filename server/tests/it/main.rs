@@ -4,6 +4,7 @@
 //! `STELE_TEST_DATABASE=postgres://user@host:port` (`.ci/test` runs both).
 
 mod aging;
+mod copy;
 mod export;
 mod http;
 mod ingest;

@@ -6,7 +6,7 @@
 //! checkpoints (signed by whichever server claimed each round) verify.
 
 use super::{command, stele, try_http, TestDb};
-use app::store::{EntryQuery, Order, Store};
+use app::store::{EntryQuery, Order};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
