@@ -52,7 +52,6 @@ async fn main() -> anyhow::Result<()> {
     let state = app::ssr::AppState {
         store: store.clone(),
         platform_tenant: tenant.id,
-        throttle: Arc::default(),
         secure_cookies: false,
         public_url: String::new(),
         signer: Arc::new(ed25519_dalek::SigningKey::from_bytes(&[9u8; 32])),

@@ -4,13 +4,16 @@
 //! ```sh
 //! target/release/stele demo --data-dir /tmp/bench --tenant bench --events 1000000 --days 365
 //! cargo run --release -p server --example feed_bench -- /tmp/bench/stele.db bench
+//! # the same data on PostgreSQL:
+//! createdb -h 127.0.0.1 -U postgres stele_bench
+//! target/release/stele copy --from sqlite:///tmp/bench/stele.db --to postgres://postgres@127.0.0.1/stele_bench
+//! cargo run --release -p server --example feed_bench -- postgres://postgres@127.0.0.1/stele_bench bench
 //! ```
 
 use app::api::{FeedFilter, COUNT_CAP};
 use app::catalog::{Action, Category, EventType};
-use app::store::{EntryQuery, Store};
+use app::store::EntryQuery;
 use chrono::{Duration, Utc};
-use server::store::SqliteStore;
 use std::time::Instant;
 
 const RUNS: usize = 40;
@@ -34,10 +37,15 @@ fn print_row(name: &str, mut times: Vec<f64>) {
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let (Some(path), Some(slug)) = (args.get(1), args.get(2)) else {
-        anyhow::bail!("usage: feed_bench DB_FILE TENANT_SLUG");
+        anyhow::bail!("usage: feed_bench DB_FILE|DATABASE_URL TENANT_SLUG");
     };
     let started = Instant::now();
-    let store = SqliteStore::open(&format!("sqlite://{path}")).await?;
+    let url = if path.contains("://") {
+        path.clone()
+    } else {
+        format!("sqlite://{path}")
+    };
+    let store = server::store::open(&url).await?;
     println!(
         "opened (and migrated) in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -272,7 +280,7 @@ async fn main() -> anyhow::Result<()> {
     for run in 0..RUNS as u64 {
         let t = Instant::now();
         let proof =
-            app::ssr::integrity::inclusion_proof(&store, tenant.id, (run * 7919) % size, size)
+            app::ssr::integrity::inclusion_proof(&*store, tenant.id, (run * 7919) % size, size)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
         times.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -283,7 +291,7 @@ async fn main() -> anyhow::Result<()> {
     for run in 1..=RUNS as u64 {
         let t = Instant::now();
         let proof = app::ssr::integrity::consistency_proof(
-            &store,
+            &*store,
             tenant.id,
             (run * 7919) % size + 1,
             size,

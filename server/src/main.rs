@@ -265,13 +265,19 @@ async fn copy(args: server::config::CopyArgs) -> anyhow::Result<()> {
             .unwrap_or(std::path::Path::new("."))
             .join("signing.key")
     });
-    if !key_path.exists() {
-        anyhow::bail!(
-            "no signing key at {}: name it with --signing-key, so the copy's checkpoints can be verified",
+    let mut keys = Vec::new();
+    if key_path.exists() {
+        keys.push(server::signing::load_or_create(&key_path)?.verifying_key());
+    } else if args.signing_key.is_some() {
+        anyhow::bail!("there is no signing key at {}", key_path.display());
+    } else {
+        // A deployment that never signed a checkpoint needs no key; one that did
+        // fails verification below, saying the checkpoints cannot be checked.
+        eprintln!(
+            "no signing key at {}: checkpoints can only be verified with --signing-key",
             key_path.display()
         );
     }
-    let mut keys = vec![server::signing::load_or_create(&key_path)?.verifying_key()];
     for k in &args.previous_public_key {
         keys.push(
             app::checkpoint::parse_public_key(k)

@@ -609,3 +609,30 @@ async fn after_a_key_rotation_old_checkpoints_verify_by_their_key_id() {
         "the report names the unknown key"
     );
 }
+
+#[tokio::test]
+async fn an_idle_tenant_is_signed_once_and_not_again_every_round() {
+    let (_dir, store) = fresh_store().await;
+    let t = tenant(&*store, "acme").await;
+    store
+        .append(t.id, (1..=3).map(entry).collect())
+        .await
+        .unwrap();
+    let state = super::state_for(store.shared(), t.id, 5);
+    let round = app::ssr::integrity::sign_changed(&state).await.unwrap();
+    assert!(round.done.contains(&t.id), "{round:?}");
+    let head = store.head(t.id).await.unwrap();
+    for _ in 0..3 {
+        let round = app::ssr::integrity::sign_changed(&state).await.unwrap();
+        assert!(round.done.is_empty(), "{round:?}");
+    }
+    assert_eq!(
+        store.head(t.id).await.unwrap(),
+        head,
+        "idle rounds write nothing"
+    );
+    // Something new happens: the next round signs it.
+    store.append(t.id, vec![entry(4)]).await.unwrap();
+    let round = app::ssr::integrity::sign_changed(&state).await.unwrap();
+    assert!(round.done.contains(&t.id), "{round:?}");
+}

@@ -337,7 +337,8 @@ pub async fn fresh_store() -> (TestDb, TestStore) {
 
 /// What the database holds, as bytes: on SQLite the file and its write-ahead log;
 /// on PostgreSQL every table's rows as `pg_dump` reads them (the server's own
-/// files and WAL are outside what Stele controls: see docs/INTEGRITY.md).
+/// files, WAL and backups are outside what Stele controls: README, "Running on
+/// PostgreSQL").
 pub fn stored_bytes(db: &TestDb) -> Vec<u8> {
     if db.is_postgres() {
         let out = std::process::Command::new("pg_dump")
