@@ -129,7 +129,7 @@ fn three_servers_on_one_database_lose_nothing_when_one_is_killed() {
             let mut n = 0usize;
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
-                let size = if n % 3 == 0 { 1 } else { n % 17 + 2 };
+                let size = if n.is_multiple_of(3) { 1 } else { n % 17 + 2 };
                 let ids: Vec<String> = (0..size).map(|i| format!("c{c}-{n}-{i}")).collect();
                 let body = if size == 1 {
                     event(&ids[0]).to_string()
@@ -164,7 +164,7 @@ fn three_servers_on_one_database_lose_nothing_when_one_is_killed() {
                 }
                 drop(map);
                 // Now and then a producer sends a request again (it missed the answer).
-                if n % 7 == 0 {
+                if n.is_multiple_of(7) {
                     let (status, again) = send(&addrs, c + n + 1, &key, &body);
                     if status != 200 || again["replayed"].as_u64() != Some(size as u64) {
                         unexpected
