@@ -292,23 +292,12 @@ impl_store!(PgStore, {
         let ts = query.filter.q.as_deref().and_then(ts_query);
         let mut qb = QueryBuilder::<Db>::new(format!("SELECT {}", prefixed_columns()));
         push_from_where(&mut qb, query, ts.as_deref());
-        let dir = if query.order == Order::NewestFirst {
-            "DESC"
-        } else {
-            "ASC"
-        };
         let key = if query.page_by_id || query.tenant_id.is_none() {
             "e.id"
         } else {
             "e.seq"
         };
-        qb.push(format!(" ORDER BY {key} {dir} LIMIT "))
-            .push_bind(i64::from(query.limit.clamp(1, MAX_PAGE)));
-        if query.offset > 0 {
-            qb.push(" OFFSET ").push_bind(i64::from(query.offset));
-        }
-        let rows = qb.build().fetch_all(&self.pool).await.map_err(internal)?;
-        rows.iter().map(entry_from_row).collect()
+        fetch_page(&self.pool, qb, query, key).await
     }
 
     async fn count(&self, query: &EntryQuery, cap: u64) -> Result<(u64, bool), StoreError> {
@@ -320,16 +309,7 @@ impl_store!(PgStore, {
         };
         let mut qb = QueryBuilder::<Db>::new("SELECT count(*) FROM (SELECT 1");
         push_from_where(&mut qb, &unpaged, ts.as_deref());
-        qb.push(" LIMIT ")
-            .push_bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX))
-            .push(") AS matching");
-        let n: i64 = qb
-            .build_query_scalar()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(internal)?;
-        let n = u64::try_from(n).unwrap_or(0);
-        Ok(if n > cap { (cap, false) } else { (n, true) })
+        capped_count(&self.pool, qb, cap).await
     }
 
     /// Whole months whose entries all lie in the range (and that are over) are
@@ -368,18 +348,8 @@ impl_store!(PgStore, {
             if oldest.is_none_or(|o| o > to) {
                 continue;
             }
-            let mut start = from.max(oldest.unwrap_or(from));
-            while start <= to {
-                let end = (start + i64::from(batch.max(1)) - 1).min(to);
-                sqlx::query(&format!("DELETE FROM {name} WHERE seq BETWEEN $1 AND $2"))
-                    .bind(start)
-                    .bind(end)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(internal)?;
-                start = end + 1;
-                tokio::task::yield_now().await;
-            }
+            let start = from.max(oldest.unwrap_or(from));
+            delete_seq_batches(&self.pool, &name, tenant_id, (start, to), batch).await?;
         }
         Ok(())
     }

@@ -791,6 +791,72 @@ async fn insert_tenant(conn: &mut Conn, tenant: &Tenant, now_ms: i64) -> Result<
     Ok(())
 }
 
+/// `ORDER BY`, `LIMIT` and `OFFSET` of a listing page by `key`, then its entries.
+async fn fetch_page(
+    pool: &DbPool,
+    mut qb: QueryBuilder<'_, Db>,
+    query: &EntryQuery,
+    key: &str,
+) -> Result<Vec<Entry>, StoreError> {
+    let dir = if query.order == Order::NewestFirst {
+        "DESC"
+    } else {
+        "ASC"
+    };
+    qb.push(format!(" ORDER BY {key} {dir} LIMIT "))
+        .push_bind(i64::from(query.limit.clamp(1, MAX_PAGE)));
+    if query.offset > 0 {
+        qb.push(" OFFSET ").push_bind(i64::from(query.offset));
+    }
+    let rows = qb.build().fetch_all(pool).await.map_err(internal)?;
+    rows.iter().map(entry_from_row).collect()
+}
+
+/// Finishes a `SELECT count(*) FROM (SELECT 1 …` in `qb`: counts at most `cap`
+/// rows, `(count, exact)`.
+async fn capped_count(
+    pool: &DbPool,
+    mut qb: QueryBuilder<'_, Db>,
+    cap: u64,
+) -> Result<(u64, bool), StoreError> {
+    qb.push(" LIMIT ")
+        .push_bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX))
+        .push(") AS matching");
+    let n: i64 = qb
+        .build_query_scalar()
+        .fetch_one(pool)
+        .await
+        .map_err(internal)?;
+    let n = u64::try_from(n).unwrap_or(0);
+    Ok(if n > cap { (cap, false) } else { (n, true) })
+}
+
+/// The purge's row deletion: the tenant's entries of a recorded range, from the
+/// oldest end, in batches (readers and writers wait at most one batch).
+async fn delete_seq_batches(
+    pool: &DbPool,
+    table: &str,
+    tenant_id: Uuid,
+    (from, to): (i64, i64),
+    batch: u32,
+) -> Result<(), StoreError> {
+    let sql = format!("DELETE FROM {table} WHERE tenant_id = $1 AND seq BETWEEN $2 AND $3");
+    let mut start = from;
+    while start <= to {
+        let end = (start + i64::from(batch.max(1)) - 1).min(to);
+        sqlx::query(&sql)
+            .bind(tenant_id.to_string())
+            .bind(start)
+            .bind(end)
+            .execute(pool)
+            .await
+            .map_err(internal)?;
+        start = end + 1;
+        tokio::task::yield_now().await;
+    }
+    Ok(())
+}
+
 // ---- readers ----
 
 async fn tenant_where(

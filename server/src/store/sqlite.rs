@@ -304,23 +304,12 @@ impl_store!(SqliteStore, {
         }
         let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {}", prefixed_columns()));
         push_from_where(&mut qb, query, fts.as_deref(), seq_bound);
-        let dir = if query.order == Order::NewestFirst {
-            "DESC"
-        } else {
-            "ASC"
-        };
         let key = match (&fts, query.page_by_id || query.tenant_id.is_none()) {
             (Some(_), _) => "f.rowid",
             (None, true) => "e.id",
             (None, false) => "e.seq",
         };
-        qb.push(format!(" ORDER BY {key} {dir} LIMIT "))
-            .push_bind(i64::from(query.limit.clamp(1, MAX_PAGE)));
-        if query.offset > 0 {
-            qb.push(" OFFSET ").push_bind(i64::from(query.offset));
-        }
-        let rows = qb.build().fetch_all(&self.pool).await.map_err(internal)?;
-        rows.iter().map(entry_from_row).collect()
+        fetch_page(&self.pool, qb, query, key).await
     }
 
     async fn count(&self, query: &EntryQuery, cap: u64) -> Result<(u64, bool), StoreError> {
@@ -338,7 +327,7 @@ impl_store!(SqliteStore, {
             q: query.filter.q.clone(),
             ..FeedFilter::default()
         };
-        let mut qb = match &fts {
+        let qb = match &fts {
             // A search alone is counted in the FTS index, without reading entries.
             Some(m) if query.filter == search_only => {
                 let mut qb = QueryBuilder::<Sqlite>::new(
@@ -353,16 +342,7 @@ impl_store!(SqliteStore, {
                 qb
             }
         };
-        qb.push(" LIMIT ")
-            .push_bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX))
-            .push(")");
-        let n: i64 = qb
-            .build_query_scalar()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(internal)?;
-        let n = u64::try_from(n).unwrap_or(0);
-        Ok(if n > cap { (cap, false) } else { (n, true) })
+        capped_count(&self.pool, qb, cap).await
     }
 
     async fn purge_range(
@@ -371,6 +351,7 @@ impl_store!(SqliteStore, {
         range: (i64, i64),
         batch: u32,
     ) -> Result<(), StoreError> {
-        super::sqlite_retention::delete_range(&self.pool, tenant_id, range, batch).await
+        delete_seq_batches(&self.pool, "entries", tenant_id, range, batch).await?;
+        super::sqlite_retention::truncate_wal(&self.pool, tenant_id).await
     }
 });

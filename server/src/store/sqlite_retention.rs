@@ -11,26 +11,9 @@ use app::store::StoreError;
 use sqlx::SqlitePool;
 use uuid::Uuid;
 
-pub async fn delete_range(
-    pool: &SqlitePool,
-    tenant_id: Uuid,
-    (from, to): (i64, i64),
-    batch: u32,
-) -> Result<(), StoreError> {
-    let tenant = tenant_id.to_string();
-    let mut start = from;
-    while start <= to {
-        let end = (start + i64::from(batch.max(1)) - 1).min(to);
-        sqlx::query("DELETE FROM entries WHERE tenant_id = ? AND seq BETWEEN ? AND ?")
-            .bind(&tenant)
-            .bind(start)
-            .bind(end)
-            .execute(pool)
-            .await
-            .map_err(internal)?;
-        start = end + 1;
-        tokio::task::yield_now().await;
-    }
+/// After a purge's deletes: makes the deleted bytes unrecoverable from the
+/// write-ahead log.
+pub async fn truncate_wal(pool: &SqlitePool, tenant_id: Uuid) -> Result<(), StoreError> {
     // Older pages of the deleted rows may still sit in the write-ahead log: copy it
     // into the (zeroed) database file and truncate it. Readers holding an old
     // snapshot can keep this from completing; the next purge (or SQLite's own

@@ -3,10 +3,10 @@
 //! is caught before success is reported. Store-specific by nature (it needs both
 //! stores), so it runs in both passes against the local PostgreSQL server.
 
-use super::{clock, entry, postgres_server};
+use super::{all_entries, clock, entry, postgres_server};
 use app::clock::Clock;
 use app::entry::Actor;
-use app::store::{EntryQuery, Mutation, Order, Store};
+use app::store::{Mutation, Store};
 use server::demo::{self, DemoPlan};
 use server::store::{PgStore, SqliteStore};
 use std::process::Command;
@@ -21,15 +21,7 @@ impl Database {
     async fn new() -> Self {
         let server =
             postgres_server().unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432".into());
-        let name = format!("stele_copy_{}", uuid::Uuid::now_v7().simple());
-        let mut admin: sqlx::PgConnection =
-            sqlx::Connection::connect(&format!("{server}/postgres"))
-                .await
-                .unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
+        let name = super::create_database(&server, "stele_copy").await;
         Database { server, name }
     }
 
@@ -47,18 +39,6 @@ impl Database {
             .await
             .unwrap();
     }
-}
-
-async fn all(store: &dyn Store, tenant: uuid::Uuid) -> Vec<app::entry::Entry> {
-    store
-        .list(&EntryQuery {
-            tenant_id: Some(tenant),
-            order: Order::OldestFirst,
-            limit: 1000,
-            ..EntryQuery::default()
-        })
-        .await
-        .unwrap()
 }
 
 fn copy(from: &str, to: &str) -> (bool, String) {
@@ -140,8 +120,8 @@ async fn a_sqlite_deployment_moves_to_postgres_whole_and_verified() {
     let dest = PgStore::open(&db.url()).await.unwrap();
     for t in &tenants {
         assert_eq!(
-            all(&dest, t.id).await,
-            all(source.as_ref(), t.id).await,
+            all_entries(&dest, t.id).await,
+            all_entries(source.as_ref(), t.id).await,
             "{}",
             t.slug
         );

@@ -32,6 +32,41 @@ pub fn postgres_server() -> Option<String> {
         .map(|u| u.trim_end_matches('/').to_owned())
 }
 
+/// Creates an empty database on a PostgreSQL server; answers its name.
+pub async fn create_database(server: &str, prefix: &str) -> String {
+    let name = format!("{prefix}_{}", uuid::Uuid::now_v7().simple());
+    let mut admin: sqlx::PgConnection = sqlx::Connection::connect(&format!("{server}/postgres"))
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    name
+}
+
+/// Every entry of a tenant, oldest first, read page by page with the keyset cursor.
+pub async fn all_entries(store: &dyn Store, tenant_id: uuid::Uuid) -> Vec<app::entry::Entry> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list(&app::store::EntryQuery {
+                tenant_id: Some(tenant_id),
+                order: app::store::Order::OldestFirst,
+                cursor,
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        cursor = Some(last.seq);
+        out.extend(page);
+    }
+    out
+}
+
 /// One test's database: a temporary directory (for files a test writes), and
 /// either a SQLite file in it or a fresh PostgreSQL database dropped afterwards.
 pub struct TestDb {
@@ -53,15 +88,7 @@ impl TestDb {
                 }
             }
             Some(server) => {
-                let name = format!("stele_test_{}", uuid::Uuid::now_v7().simple());
-                let mut admin: sqlx::PgConnection =
-                    sqlx::Connection::connect(&format!("{server}/postgres"))
-                        .await
-                        .unwrap();
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut admin)
-                    .await
-                    .unwrap();
+                let name = create_database(&server, "stele_test").await;
                 TestDb {
                     dir,
                     url: format!("{server}/{name}"),
@@ -419,6 +446,57 @@ pub fn try_http(
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     Some((status, body))
+}
+
+/// Creates an API key (scope `write`) for a tenant with the CLI; answers the secret.
+pub fn api_key(db: &TestDb, tenant: &str) -> String {
+    let out = stele(
+        db,
+        &[
+            "api-key", "create", "--tenant", tenant, "--name", "sync", "--scope", "write",
+        ],
+    );
+    out.lines()
+        .find_map(|l| l.strip_prefix("secret (shown once, store it now): "))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// Starts `stele serve` on the test's database (checkpoint rounds every
+/// `checkpoint_every` seconds, its log to `log`); answers it and its address.
+pub fn serve(
+    db: &TestDb,
+    checkpoint_every: &str,
+    log: &std::path::Path,
+    level: &str,
+) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = command(db)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--checkpoint-every",
+            checkpoint_every,
+        ])
+        .arg("--dist")
+        .arg(db.path().join("no-dist"))
+        .env("STELE_LOG", level)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("Stele is running at http://")
+        .unwrap_or_else(|| panic!("the server did not start: {line}"))
+        .to_owned();
+    (child, addr)
 }
 
 /// A clock standing at a fixed day (not today), for tests that age things.

@@ -5,60 +5,22 @@
 //! is there exactly once, every tenant's seq is gap-free, and the chain and the
 //! checkpoints (signed by whichever server claimed each round) verify.
 
-use super::{command, stele, try_http, TestDb};
-use app::store::{EntryQuery, Order};
+use super::{stele, try_http, TestDb};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 struct Server {
-    child: Child,
+    child: std::process::Child,
     addr: String,
 }
 
 fn start(db: &TestDb, n: usize) -> Server {
-    let mut child = command(db)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--checkpoint-every",
-            "1",
-        ])
-        .arg("--dist")
-        .arg(db.path().join("no-dist"))
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(db.path().join(format!("server{n}.log"))).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("Stele is running at http://")
-        .unwrap_or_else(|| panic!("server {n} did not start: {line}"))
-        .to_owned();
+    let log = db.path().join(format!("server{n}.log"));
+    let (child, addr) = super::serve(db, "1", &log, "info");
     Server { child, addr }
-}
-
-fn api_key(db: &TestDb, tenant: &str) -> String {
-    let out = stele(
-        db,
-        &[
-            "api-key", "create", "--tenant", tenant, "--name", "sync", "--scope", "write",
-        ],
-    );
-    out.lines()
-        .find_map(|l| l.strip_prefix("secret (shown once, store it now): "))
-        .unwrap()
-        .trim()
-        .to_owned()
 }
 
 /// What a producer was told: idempotency key → (tenant, entry id, seq).
@@ -105,7 +67,7 @@ fn three_servers_on_one_database_lose_nothing_when_one_is_killed() {
     for t in tenants {
         stele(&db, &["tenant", "create", "--slug", t, "--name", t]);
     }
-    let keys: Vec<String> = tenants.iter().map(|t| api_key(&db, t)).collect();
+    let keys: Vec<String> = tenants.iter().map(|t| super::api_key(&db, t)).collect();
     // The first server creates the shared signing key; the others start after it.
     let mut servers = vec![start(&db, 0)];
     servers.push(start(&db, 1));
@@ -219,25 +181,10 @@ fn three_servers_on_one_database_lose_nothing_when_one_is_killed() {
             let head = i64::try_from(store.head(tenant.id).await.unwrap()).unwrap();
             let mut by_key: HashMap<String, Vec<(String, i64)>> = HashMap::new();
             let mut seqs = Vec::new();
-            let mut cursor = None;
-            loop {
-                let page = store
-                    .list(&EntryQuery {
-                        tenant_id: Some(tenant.id),
-                        order: Order::OldestFirst,
-                        cursor,
-                        limit: 1000,
-                        ..EntryQuery::default()
-                    })
-                    .await
-                    .unwrap();
-                let Some(last) = page.last() else { break };
-                cursor = Some(last.seq);
-                for e in page {
-                    seqs.push(e.seq);
-                    if let Some(k) = e.idempotency_key {
-                        by_key.entry(k).or_default().push((e.id.to_string(), e.seq));
-                    }
+            for e in super::all_entries(&*store, tenant.id).await {
+                seqs.push(e.seq);
+                if let Some(k) = e.idempotency_key {
+                    by_key.entry(k).or_default().push((e.id.to_string(), e.seq));
                 }
             }
             assert_eq!(

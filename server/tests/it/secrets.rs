@@ -2,9 +2,7 @@
 //! binary, on a real data directory, is sent secrets under every spelling and shape
 //! in the table, then the raw bytes of the files and of its log are searched.
 
-use super::{command, http, stele};
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
+use super::{http, stele};
 
 const SPELLINGS: &[&str] = &[
     "password",
@@ -62,43 +60,9 @@ fn planted_secrets_reach_neither_the_files_nor_the_log() {
         &dir,
         &["tenant", "create", "--slug", "acme", "--name", "Acme"],
     );
-    let out = stele(
-        &dir,
-        &[
-            "api-key", "create", "--tenant", "acme", "--name", "pbx", "--scope", "write",
-        ],
-    );
-    let key = out
-        .lines()
-        .find_map(|l| l.strip_prefix("secret (shown once, store it now): "))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let key = super::api_key(&dir, "acme");
     let log_path = dir.path().join("server.log");
-    let mut server = command(&dir)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--checkpoint-every",
-            "0",
-        ])
-        .arg("--dist")
-        .arg(dir.path().join("no-dist"))
-        .env("STELE_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("Stele is running at http://")
-        .unwrap_or_else(|| panic!("{line}"))
-        .to_owned();
+    let (mut server, addr) = super::serve(&dir, "0", &log_path, "debug");
     let auth = format!("Bearer {key}");
     let headers = [
         ("Authorization", auth.as_str()),

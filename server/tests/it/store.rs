@@ -1,32 +1,10 @@
-use super::{entry, fresh_store, tenant};
+use super::{all_entries, entry, fresh_store, tenant};
 use app::api::FeedFilter;
 use app::canonical::ChainVerifier;
 use app::catalog::{Category, EventType};
 use app::entry::{Actor, Entry, NewEntry};
 use app::store::{EntryQuery, Order, Store, StoreError};
 use std::sync::Arc;
-
-/// Every entry of a tenant, oldest first, read page by page with the keyset cursor.
-async fn all_entries(store: &dyn Store, tenant_id: uuid::Uuid) -> Vec<Entry> {
-    let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = store
-            .list(&EntryQuery {
-                tenant_id: Some(tenant_id),
-                order: Order::OldestFirst,
-                cursor,
-                limit: 1000,
-                ..EntryQuery::default()
-            })
-            .await
-            .unwrap();
-        let Some(last) = page.last() else { break };
-        cursor = Some(last.seq);
-        out.extend(page);
-    }
-    out
-}
 
 #[tokio::test]
 async fn update_and_delete_by_raw_sql_are_refused() {
