@@ -761,6 +761,17 @@ fn push_filter(qb: &mut QueryBuilder<'_, Db>, filter: &FeedFilter, time_by_seq: 
 
 
 
+/// The time range of a filter as bounds on `occurred_at` (ms).
+fn time_bounds(filter: &FeedFilter) -> Option<(i64, i64)> {
+    if filter.since.is_none() && filter.until.is_none() {
+        return None;
+    }
+    Some((
+        filter.since.map_or(i64::MIN, |t| t.timestamp_millis()),
+        filter.until.map_or(i64::MAX, |t| t.timestamp_millis()),
+    ))
+}
+
 /// The entry columns of the entries table aliased `e`.
 fn prefixed_columns() -> String {
     ENTRY_COLUMNS

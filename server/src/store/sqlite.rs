@@ -131,17 +131,6 @@ impl SqliteStore {
     }
 }
 
-/// The time range of a filter as bounds on `occurred_at` (ms).
-fn time_bounds(filter: &FeedFilter) -> Option<(i64, i64)> {
-    if filter.since.is_none() && filter.until.is_none() {
-        return None;
-    }
-    Some((
-        filter.since.map_or(i64::MIN, |t| t.timestamp_millis()),
-        filter.until.map_or(i64::MAX, |t| t.timestamp_millis()),
-    ))
-}
-
 /// Above this many entries in a timeframe, a feed page walks seq instead of sorting
 /// the range.
 const DENSE_RANGE: i64 = 5_000;
