@@ -62,13 +62,13 @@ pub trait LogTx: Send {
         idx: u64,
     ) -> Result<Option<Hash>, StoreError>;
 
-    /// The remembered key of this producer scope (or of the unscoped era, `''`).
-    async fn find_key(
+    /// The remembered keys among `keys` (any scope: the core picks the caller's
+    /// scope, or the unscoped era's `''`), in one lookup for a whole batch.
+    async fn find_keys(
         &mut self,
         tenant_id: Uuid,
-        scope: &str,
-        key: &str,
-    ) -> Result<Option<KeyRecord>, StoreError>;
+        keys: &[String],
+    ) -> Result<Vec<KeyRecord>, StoreError>;
 
     /// Applies an account mutation.
     async fn apply(&mut self, mutation: &Mutation, now: DateTime<Utc>) -> Result<(), StoreError>;
@@ -148,6 +148,20 @@ pub async fn commit(
         ..Written::default()
     };
     let mut instances: Vec<(InstanceRef, bool)> = Vec::new();
+    let mut asked: Vec<String> = batch
+        .iter()
+        .filter_map(|n| n.idempotency_key.clone())
+        .collect();
+    asked.sort();
+    asked.dedup();
+    // Keys used before, by (scope, key); the producer's own scope wins over the
+    // unscoped era's ''.
+    let mut known: HashMap<(String, String), KeyRecord> = HashMap::new();
+    if !asked.is_empty() {
+        for k in tx.find_keys(tenant_id, &asked).await? {
+            known.insert((k.scope.clone(), k.key.clone()), k);
+        }
+    }
     let mut fresh_keys: HashMap<(String, String), usize> = HashMap::new();
     let mut appended = Vec::with_capacity(batch.len());
     for mut new in batch {
@@ -155,7 +169,10 @@ pub async fn commit(
             let scope = new.idempotency_scope.clone().unwrap_or_default();
             let earlier = match fresh_keys.get(&(scope.clone(), key.clone())) {
                 Some(&i) => Some(written.keys[i].clone()),
-                None => tx.find_key(tenant_id, &scope, &key).await?,
+                None => known
+                    .get(&(scope.clone(), key.clone()))
+                    .or_else(|| known.get(&(String::new(), key.clone())))
+                    .cloned(),
             };
             if let Some(original) = earlier {
                 if let (Some(stored), Some(now)) = (&original.request_hash, &new.request_hash) {
