@@ -12,7 +12,8 @@
 //! cargo run --release -p server --example ingest_bench -- postgres://postgres@127.0.0.1/stele_ingest 3
 //! ```
 //!
-//! Optional: `CLIENTS` (default 8), `BATCH` (100), `EVENTS` (200000).
+//! Optional: `CLIENTS` (default 8), `BATCH` (100), `EVENTS` (200000), `TENANTS` (1;
+//! producer c writes to tenant c mod TENANTS).
 
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -58,10 +59,11 @@ fn main() -> anyhow::Result<()> {
         anyhow::bail!("usage: ingest_bench DATABASE_URL SERVERS");
     };
     let servers: usize = servers.parse()?;
-    let (clients, batch, events) = (
+    let (clients, batch, events, tenants) = (
         env_or("CLIENTS", 8),
         env_or("BATCH", 100),
         env_or("EVENTS", 200_000),
+        env_or("TENANTS", 1),
     );
     let data = tempfile::tempdir()?;
     let run = |args: &[&str]| -> anyhow::Result<String> {
@@ -73,24 +75,28 @@ fn main() -> anyhow::Result<()> {
         );
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     };
-    let slug = format!("ingest{}", std::process::id());
-    run(&[
-        "tenant",
-        "create",
-        "--slug",
-        &slug,
-        "--name",
-        "Ingest bench",
-    ])?;
-    let out = run(&[
-        "api-key", "create", "--tenant", &slug, "--name", "bench", "--scope", "write",
-    ])?;
-    let key = out
-        .lines()
-        .find_map(|l| l.strip_prefix("secret (shown once, store it now): "))
-        .ok_or_else(|| anyhow::anyhow!("no key printed"))?
-        .trim()
-        .to_owned();
+    let mut keys = Vec::new();
+    for t in 0..tenants {
+        let slug = format!("ingest{}-{t}", std::process::id());
+        run(&[
+            "tenant",
+            "create",
+            "--slug",
+            &slug,
+            "--name",
+            "Ingest bench",
+        ])?;
+        let out = run(&[
+            "api-key", "create", "--tenant", &slug, "--name", "bench", "--scope", "write",
+        ])?;
+        keys.push(
+            out.lines()
+                .find_map(|l| l.strip_prefix("secret (shown once, store it now): "))
+                .ok_or_else(|| anyhow::anyhow!("no key printed"))?
+                .trim()
+                .to_owned(),
+        );
+    }
     let mut children: Vec<Child> = Vec::new();
     let mut addrs = Vec::new();
     for _ in 0..servers {
@@ -123,8 +129,8 @@ fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let workers: Vec<_> = (0..clients)
         .map(|c| {
-            let (addrs, key, sent, latencies) =
-                (addrs.clone(), key.clone(), sent.clone(), latencies.clone());
+            let key = keys[(c % tenants) as usize].clone();
+            let (addrs, sent, latencies) = (addrs.clone(), sent.clone(), latencies.clone());
             std::thread::spawn(move || {
                 let mut n = 0usize;
                 loop {
@@ -167,7 +173,7 @@ fn main() -> anyhow::Result<()> {
     let pick = |p: f64| l[((l.len() as f64 - 1.0) * p).round() as usize];
     let done = l.len() as u64 * batch;
     println!(
-        "{} server(s), {clients} producers, batches of {batch}: {done} events in {elapsed:.1} s = {:.0} events/s; \
+        "{} server(s), {tenants} tenant(s), {clients} producers, batches of {batch}: {done} events in {elapsed:.1} s = {:.0} events/s; \
          batch latency p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
         servers,
         done as f64 / elapsed,
