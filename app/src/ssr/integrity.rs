@@ -357,24 +357,10 @@ pub async fn sign_changed(state: &AppState) -> Result<RoundReport, AppError> {
         if size <= covered {
             return Ok(false);
         }
-        // The only entry since the last checkpoint is that checkpoint's own
-        // `audit.checkpoint_signed`: nothing happened, and signing again would
-        // only add another such entry, every round.
-        if size == covered + 1 {
-            let newest = state
-                .store
-                .list(&crate::store::EntryQuery {
-                    tenant_id: Some(tenant.id),
-                    limit: 1,
-                    ..Default::default()
-                })
-                .await?;
-            if newest.first().is_some_and(|e| {
-                u64::try_from(e.seq) == Ok(size)
-                    && e.event_type == crate::catalog::EventType::AuditCheckpointSigned
-            }) {
-                return Ok(false);
-            }
+        // Nothing since the last checkpoint but its own `audit.checkpoint_signed`:
+        // signing again would only add another such entry, every round.
+        if fresh_checkpoint(state, tenant.id, size).await?.is_some() {
+            return Ok(false);
         }
         sign_checkpoint(state, tenant.id, Actor::system(), Context::default()).await?;
         Ok(true)

@@ -3,7 +3,6 @@
 pub mod copy;
 pub mod postgres;
 pub mod sqlite;
-mod sqlite_integrity;
 mod sqlite_retention;
 
 use app::store::{Store, StoreError};

@@ -148,8 +148,8 @@ fn one_row(rows_affected: u64, what: &str) -> Result<(), StoreError> {
 
 // ---- the append transaction's primitives ----
 
-/// Rows per multi-row INSERT: 200 entries bind 6,200 values, well inside both
-/// drivers' limits (SQLite 32,766, PostgreSQL 65,535).
+/// Rows per multi-row INSERT (and keys per lookup): at most 7 values a row, 1,400
+/// a statement, well inside both drivers' limits (SQLite 32,766, PostgreSQL 65,535).
 const ROWS_PER_INSERT: usize = 200;
 
 const ENTRY_INSERT: &str = "INSERT INTO entries (id, tenant_id, seq, recorded_at, occurred_at, \
@@ -164,52 +164,47 @@ const ENTRY_INSERT: &str = "INSERT INTO entries (id, tenant_id, seq, recorded_at
 async fn insert_written(conn: &mut Conn, w: &Written) -> Result<(), StoreError> {
     let tenant = w.tenant_id.to_string();
     for chunk in w.entries.chunks(ROWS_PER_INSERT) {
-        let mut json = Vec::with_capacity(chunk.len());
         for e in chunk {
-            json.push((to_json(&e.changes)?, to_json(&e.metadata)?, db_i64(e.v)?));
-        }
-        // One statement per entry: on SQLite, the search index's secure-delete
-        // leaves a purged term behind in the file when many rows come in one
-        // statement (caught by the purge test), so entries stay row by row.
-        for (e, (changes, metadata, v)) in chunk.iter().zip(json) {
+            let row = (to_json(&e.changes)?, to_json(&e.metadata)?, db_i64(e.v)?);
             let mut qb = QueryBuilder::<Db>::new(ENTRY_INSERT);
-            qb.push_values(std::iter::once(()), |mut b, ()| {
-            b.push_bind(e.id.to_string())
-                .push_bind(tenant.clone())
-                .push_bind(e.seq)
-                .push_bind(e.recorded_at.timestamp_millis())
-                .push_bind(e.occurred_at.timestamp_millis())
-                .push_bind(e.event_type.as_str())
-                .push_bind(e.category().as_str())
-                .push_bind(e.action().as_str())
-                .push_bind(e.description.clone())
-                .push_bind(e.actor.kind.as_str())
-                .push_bind(e.actor.id.clone())
-                .push_bind(e.actor.label.clone())
-                .push_bind(e.instance.as_ref().map(|i| i.id.clone()))
-                .push_bind(e.instance.as_ref().map(|i| i.name.clone()))
-                .push_bind(e.target.as_ref().map(|t| t.kind.clone()))
-                .push_bind(e.target.as_ref().map(|t| t.id.clone()))
-                .push_bind(e.target.as_ref().and_then(|t| t.name.clone()))
-                .push_bind(changes.clone())
-                .push_bind(metadata.clone())
-                .push_bind(e.context.ip.clone())
-                .push_bind(e.context.user_agent.clone())
-                .push_bind(e.context.session_id.clone())
-                .push_bind(e.context.request_id.clone())
-                .push_bind(e.idempotency_key.clone())
-                .push_bind(e.entry_digest.clone())
-                .push_bind(e.prev_hash.clone())
-                .push_bind(e.hash.clone())
-                .push_bind(v)
-                .push_bind(e.source.as_ref().map(|s| s.kind.as_str()))
-                .push_bind(e.source.as_ref().and_then(|s| s.id.clone()))
-                .push_bind(e.source.as_ref().map(|s| s.name.clone()));
+            qb.push_values(std::iter::once(row), |mut b, (changes, metadata, v)| {
+                b.push_bind(e.id.to_string())
+                    .push_bind(tenant.clone())
+                    .push_bind(e.seq)
+                    .push_bind(e.recorded_at.timestamp_millis())
+                    .push_bind(e.occurred_at.timestamp_millis())
+                    .push_bind(e.event_type.as_str())
+                    .push_bind(e.category().as_str())
+                    .push_bind(e.action().as_str())
+                    .push_bind(e.description.clone())
+                    .push_bind(e.actor.kind.as_str())
+                    .push_bind(e.actor.id.clone())
+                    .push_bind(e.actor.label.clone())
+                    .push_bind(e.instance.as_ref().map(|i| i.id.clone()))
+                    .push_bind(e.instance.as_ref().map(|i| i.name.clone()))
+                    .push_bind(e.target.as_ref().map(|t| t.kind.clone()))
+                    .push_bind(e.target.as_ref().map(|t| t.id.clone()))
+                    .push_bind(e.target.as_ref().and_then(|t| t.name.clone()))
+                    .push_bind(changes)
+                    .push_bind(metadata)
+                    .push_bind(e.context.ip.clone())
+                    .push_bind(e.context.user_agent.clone())
+                    .push_bind(e.context.session_id.clone())
+                    .push_bind(e.context.request_id.clone())
+                    .push_bind(e.idempotency_key.clone())
+                    .push_bind(e.entry_digest.clone())
+                    .push_bind(e.prev_hash.clone())
+                    .push_bind(e.hash.clone())
+                    .push_bind(v)
+                    .push_bind(e.source.as_ref().map(|s| s.kind.as_str()))
+                    .push_bind(e.source.as_ref().and_then(|s| s.id.clone()))
+                    .push_bind(e.source.as_ref().map(|s| s.name.clone()));
             });
             qb.build().execute(&mut *conn).await.map_err(internal)?;
         }
-        let mut qb =
-            QueryBuilder::<Db>::new("INSERT INTO chain_links (tenant_id, seq, entry_digest, hash) ");
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO chain_links (tenant_id, seq, entry_digest, hash) ",
+        );
         qb.push_values(chunk, |mut b, e| {
             b.push_bind(tenant.clone())
                 .push_bind(e.seq)
@@ -314,7 +309,8 @@ async fn find_keys(
             "SELECT scope, idem_key, entry_id, seq, hash, request_hash FROM idempotency_keys \
              WHERE tenant_id = ",
         );
-        qb.push_bind(tenant_id.to_string()).push(" AND idem_key IN (");
+        qb.push_bind(tenant_id.to_string())
+            .push(" AND idem_key IN (");
         let mut list = qb.separated(", ");
         for k in chunk {
             list.push_bind(k.clone());
@@ -365,14 +361,12 @@ async fn last_recorded_before(
     tenant_id: Uuid,
     cutoff: DateTime<Utc>,
 ) -> Result<Option<i64>, StoreError> {
-    sqlx::query_scalar(
-        "SELECT max(seq) FROM entries WHERE tenant_id = $1 AND recorded_at < $2",
-    )
-    .bind(tenant_id.to_string())
-    .bind(cutoff.timestamp_millis())
-    .fetch_one(conn)
-    .await
-    .map_err(internal)
+    sqlx::query_scalar("SELECT max(seq) FROM entries WHERE tenant_id = $1 AND recorded_at < $2")
+        .bind(tenant_id.to_string())
+        .bind(cutoff.timestamp_millis())
+        .fetch_one(conn)
+        .await
+        .map_err(internal)
 }
 
 async fn insert_purge_range(
@@ -476,8 +470,10 @@ async fn apply(conn: &mut Conn, mutation: &Mutation, now: i64) -> Result<(), Sto
             user_id,
             expires_at,
         } => {
-            run("INSERT INTO sessions (id_hash, user_id, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4)")
+            run(
+                "INSERT INTO sessions (id_hash, user_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
             .bind(id_hash)
             .bind(user_id.to_string())
             .bind(now)
@@ -498,8 +494,10 @@ async fn apply(conn: &mut Conn, mutation: &Mutation, now: i64) -> Result<(), Sto
             user: u,
             set_password,
         } => {
-            run("INSERT INTO users (id, tenant_id, email, name, role, is_super_admin, \
-                 password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            run(
+                "INSERT INTO users (id, tenant_id, email, name, role, is_super_admin, \
+                 password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
             .bind(u.id.to_string())
             .bind(u.tenant_id.map(|t| t.to_string()))
             .bind(u.email.trim())
@@ -512,8 +510,10 @@ async fn apply(conn: &mut Conn, mutation: &Mutation, now: i64) -> Result<(), Sto
             .await
             .map_err(|e| unique_or_internal(e, "a user with this email already exists"))?;
             if let Some((token_hash, expires_at)) = set_password {
-                run("INSERT INTO password_tokens (token_hash, user_id, expires_at) \
-                     VALUES ($1, $2, $3)")
+                run(
+                    "INSERT INTO password_tokens (token_hash, user_id, expires_at) \
+                     VALUES ($1, $2, $3)",
+                )
                 .bind(token_hash)
                 .bind(u.id.to_string())
                 .bind(expires_at.timestamp_millis())
@@ -590,8 +590,10 @@ async fn apply(conn: &mut Conn, mutation: &Mutation, now: i64) -> Result<(), Sto
             user_id,
             instance_id,
         } => {
-            let done = run("INSERT INTO instance_grants (user_id, tenant_id, instance_id) \
-                 SELECT id, tenant_id, $1 FROM users WHERE id = $2 AND removed_at IS NULL")
+            let done = run(
+                "INSERT INTO instance_grants (user_id, tenant_id, instance_id) \
+                 SELECT id, tenant_id, $1 FROM users WHERE id = $2 AND removed_at IS NULL",
+            )
             .bind(instance_id)
             .bind(user_id.to_string())
             .execute(conn)
@@ -616,8 +618,10 @@ async fn apply(conn: &mut Conn, mutation: &Mutation, now: i64) -> Result<(), Sto
             key_hash,
             created_by,
         } => {
-            run("INSERT INTO api_keys (id, tenant_id, name, prefix, key_hash, scopes, \
-                 created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            run(
+                "INSERT INTO api_keys (id, tenant_id, name, prefix, key_hash, scopes, \
+                 created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
             .bind(key.id.to_string())
             .bind(key.tenant_id.to_string())
             .bind(&key.name)
@@ -682,8 +686,10 @@ async fn apply(conn: &mut Conn, mutation: &Mutation, now: i64) -> Result<(), Sto
         Mutation::AddCheckpoint(cp) => {
             // Two signers racing on one head in one millisecond produce the very same
             // checkpoint (Ed25519 is deterministic): the second insert is a no-op.
-            run("INSERT INTO checkpoints (tenant_id, tree_size, root_hash, signed_at, key_id, \
-                 signature, note) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING")
+            run(
+                "INSERT INTO checkpoints (tenant_id, tree_size, root_hash, signed_at, key_id, \
+                 signature, note) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            )
             .bind(cp.tenant_id.to_string())
             .bind(db_i64(cp.tree_size)?)
             .bind(&cp.root_hash)
@@ -747,11 +753,15 @@ fn push_filter(qb: &mut QueryBuilder<'_, Db>, filter: &FeedFilter, time_by_seq: 
         None => {}
     }
     if let Some(r) = &filter.resource {
-        qb.push(format!(" AND ({CI_OPEN}e.instance_name{CI_CLOSE} = {CI_OPEN}"))
-            .push_bind(r.clone())
-            .push(format!("{CI_CLOSE} OR {CI_OPEN}e.target_name{CI_CLOSE} = {CI_OPEN}"))
-            .push_bind(r.clone())
-            .push(format!("{CI_CLOSE})"));
+        qb.push(format!(
+            " AND ({CI_OPEN}e.instance_name{CI_CLOSE} = {CI_OPEN}"
+        ))
+        .push_bind(r.clone())
+        .push(format!(
+            "{CI_CLOSE} OR {CI_OPEN}e.target_name{CI_CLOSE} = {CI_OPEN}"
+        ))
+        .push_bind(r.clone())
+        .push(format!("{CI_CLOSE})"));
     }
     if let Some(since) = filter.since {
         qb.push(occurred)
@@ -764,8 +774,6 @@ fn push_filter(qb: &mut QueryBuilder<'_, Db>, filter: &FeedFilter, time_by_seq: 
             .push_bind(until.timestamp_millis());
     }
 }
-
-
 
 /// The time range of a filter as bounds on `occurred_at` (ms).
 fn time_bounds(filter: &FeedFilter) -> Option<(i64, i64)> {

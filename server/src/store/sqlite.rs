@@ -89,15 +89,78 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
-        super::sqlite_integrity::backfill(&pool)
-            .await
-            .map_err(|e| sqlx::Error::Protocol(format!("integrity backfill failed: {e}")))?;
-        Ok(SqliteStore {
+        let store = SqliteStore {
             pool,
             write_lock: Arc::new(Mutex::new(())),
             dense_range: DENSE_RANGE,
             clock,
-        })
+        };
+        store
+            .backfill()
+            .await
+            .map_err(|e| sqlx::Error::Protocol(format!("integrity backfill failed: {e}")))?;
+        Ok(store)
+    }
+
+    /// Gives every tenant the Merkle subtrees of its chain links and a verification
+    /// token: databases from before those existed (SQLite-only by nature: PostgreSQL
+    /// deployments start with them). The subtrees are built as appends build them,
+    /// from the stored frontier.
+    async fn backfill(&self) -> Result<(), StoreError> {
+        let tenants: Vec<String> = sqlx::query_scalar("SELECT id FROM tenants")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?;
+        for tenant in tenants {
+            let tenant_id = parse_uuid(&tenant, "tenant id")?;
+            let mut t = self.begin_tx().await?;
+            // Leaves and links are gap-free from the start: their largest position
+            // is their count, read from the primary key without a scan.
+            let leaves: i64 = sqlx::query_scalar(
+                "SELECT coalesce(max(idx) + 1, 0) FROM merkle_nodes WHERE tenant_id = $1 AND level = 0",
+            )
+            .bind(&tenant)
+            .fetch_one(&mut *t.tx)
+            .await
+            .map_err(internal)?;
+            let links: Vec<String> = sqlx::query_scalar(
+                "SELECT entry_digest FROM chain_links WHERE tenant_id = $1 AND seq > $2 ORDER BY seq",
+            )
+            .bind(&tenant)
+            .bind(leaves)
+            .fetch_all(&mut *t.tx)
+            .await
+            .map_err(internal)?;
+            if !links.is_empty() {
+                let size = db_u64(leaves, "merkle leaf count")?;
+                let mut frontier = app::ssr::log::frontier(&mut t, tenant_id, size).await?;
+                let mut written = Written {
+                    tenant_id,
+                    ..Written::default()
+                };
+                for digest in &links {
+                    let digest: app::merkle::Hash = hex::decode(digest)
+                        .ok()
+                        .and_then(|b| b.try_into().ok())
+                        .ok_or_else(|| corrupt("entry digest"))?;
+                    written
+                        .nodes
+                        .extend(frontier.push(app::merkle::leaf_hash(&digest)));
+                }
+                insert_written(&mut t.tx, &written).await?;
+                tracing::info!(%tenant, leaves = links.len(), "built the Merkle tree of existing entries");
+            }
+            sqlx::query(
+                "UPDATE tenants SET verification_token = $1 WHERE id = $2 AND verification_token IS NULL",
+            )
+            .bind(app::ssr::secrets::random_token())
+            .bind(&tenant)
+            .execute(&mut *t.tx)
+            .await
+            .map_err(internal)?;
+            t.tx.commit().await.map_err(internal)?;
+        }
+        Ok(())
     }
 
     /// Sets how many entries make a timeframe "dense" (tests use a small number to
