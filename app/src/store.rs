@@ -238,6 +238,11 @@ pub trait Store: Send + Sync + 'static {
         crate::ssr::log::commit(tx, self.clock().now(), tenant_id, mutation, batch).await
     }
 
+    /// What the store's group committer has committed (none for a store without one).
+    fn group_stats(&self) -> crate::ssr::group::GroupStats {
+        crate::ssr::group::GroupStats::default()
+    }
+
     /// Opens a write transaction (see [`crate::ssr::log::LogTx`]).
     async fn begin(&self) -> Result<Box<dyn crate::ssr::log::LogTx>, StoreError>;
 

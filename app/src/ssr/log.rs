@@ -93,7 +93,23 @@ pub trait LogTx: Send {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
+    /// Opens the savepoint one request of a group writes under.
+    async fn savepoint(&mut self) -> Result<(), StoreError>;
+
+    /// Keeps what was written since [`LogTx::savepoint`].
+    async fn release_savepoint(&mut self) -> Result<(), StoreError>;
+
+    /// Undoes what was written since [`LogTx::savepoint`], locks taken before it kept.
+    async fn rollback_to_savepoint(&mut self) -> Result<(), StoreError>;
+
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// Where a store's write transactions come from: what [`GroupCommit`]'s writers
+/// open one transaction per group with.
+#[async_trait]
+pub trait TxSource: Send + Sync + 'static {
+    async fn begin(&self) -> Result<Box<dyn LogTx>, StoreError>;
 }
 
 fn decode_hash(hex_text: &str, what: &str) -> Result<Hash, StoreError> {
@@ -119,9 +135,43 @@ pub async fn frontier(
     Ok(Frontier { size, peaks })
 }
 
-/// The append (SPEC "The record"): under the tenant's lock, applies the mutation,
-/// then for each entry replays a used idempotency key or masks, numbers, seals and
-/// chains it, extends the Merkle tree, and commits it all at once.
+/// Where a tenant's log stands inside a write transaction: what the next entry is
+/// masked with, numbered after, chained to and added to.
+#[derive(Clone)]
+pub(crate) struct Tip {
+    redactor: Redactor,
+    seq: i64,
+    prev: Hash,
+    frontier: Frontier,
+}
+
+/// The tenant's tip, read from the chain links and the stored peaks. `extra_sensitive`
+/// is what [`LogTx::lock_tenant`] answered.
+pub(crate) async fn tip(
+    tx: &mut dyn LogTx,
+    tenant_id: Uuid,
+    extra_sensitive: &[String],
+) -> Result<Tip, StoreError> {
+    // A tenant whose every entry was purged still continues its chain: the head
+    // comes from the links.
+    let (seq, prev) = match tx.head(tenant_id).await? {
+        None => (0i64, crate::canonical::GENESIS_HASH),
+        Some((seq, hash)) => (seq, decode_hash(&hash, "chain hash")?),
+    };
+    let size = u64::try_from(seq).map_err(|_| StoreError::Internal("negative head".into()))?;
+    Ok(Tip {
+        redactor: Redactor::new(extra_sensitive),
+        seq,
+        prev,
+        frontier: frontier(tx, tenant_id, size).await?,
+    })
+}
+
+/// The append (SPEC "The record") in its own transaction: under the tenant's lock,
+/// applies the mutation, then for each entry replays a used idempotency key or
+/// masks, numbers, seals and chains it, extends the Merkle tree, and commits it all
+/// at once. Stores run appends through [`GroupCommit`], which does the same for
+/// many requests in one transaction.
 pub async fn commit(
     mut tx: Box<dyn LogTx>,
     now: DateTime<Utc>,
@@ -133,16 +183,24 @@ pub async fn commit(
         .lock_tenant(tenant_id)
         .await?
         .ok_or_else(|| StoreError::NotFound("tenant".to_owned()))?;
-    tx.apply(&mutation, now).await?;
-    let redactor = Redactor::new(&extra_sensitive);
-    // A tenant whose every entry was purged still continues its chain: the head
-    // comes from the links.
-    let (mut seq, mut prev) = match tx.head(tenant_id).await? {
-        None => (0i64, crate::canonical::GENESIS_HASH),
-        Some((seq, hash)) => (seq, decode_hash(&hash, "chain hash")?),
-    };
-    let size = u64::try_from(seq).map_err(|_| StoreError::Internal("negative head".into()))?;
-    let mut frontier = frontier(tx.as_mut(), tenant_id, size).await?;
+    let start = tip(tx.as_mut(), tenant_id, &extra_sensitive).await?;
+    let (appended, _) = append_at(tx.as_mut(), start, now, tenant_id, &mutation, batch).await?;
+    tx.commit().await?;
+    Ok(appended)
+}
+
+/// One request's append inside an open transaction, from the tenant's `tip`: the
+/// mutation, then the entries. Returns what it appended and the tip after it; on an
+/// error the caller rolls the request's writes back.
+pub(crate) async fn append_at(
+    tx: &mut dyn LogTx,
+    mut tip: Tip,
+    now: DateTime<Utc>,
+    tenant_id: Uuid,
+    mutation: &Mutation,
+    batch: Vec<NewEntry>,
+) -> Result<(Vec<Appended>, Tip), StoreError> {
+    tx.apply(mutation, now).await?;
     let mut written = Written {
         tenant_id,
         ..Written::default()
@@ -191,8 +249,9 @@ pub async fn commit(
                 continue;
             }
         }
-        redactor.apply(&mut new);
-        seq += 1;
+        tip.redactor.apply(&mut new);
+        tip.seq += 1;
+        let seq = tip.seq;
         let key = new.idempotency_key.clone().map(|k| {
             (
                 k,
@@ -200,7 +259,7 @@ pub async fn commit(
                 new.request_hash.clone(),
             )
         });
-        let entry = new.seal(Uuid::now_v7(), tenant_id, seq, now, &prev);
+        let entry = new.seal(Uuid::now_v7(), tenant_id, seq, now, &tip.prev);
         if let Some((key, scope, request_hash)) = key {
             fresh_keys.insert((scope.clone(), key.clone()), written.keys.len());
             written.keys.push(KeyRecord {
@@ -213,7 +272,7 @@ pub async fn commit(
             });
         }
         let digest = decode_hash(&entry.entry_digest, "entry digest")?;
-        written.nodes.extend(frontier.push(leaf_hash(&digest)));
+        written.nodes.extend(tip.frontier.push(leaf_hash(&digest)));
         if let Some(instance) = &entry.instance {
             let deleted = entry.event_type == EventType::InstanceDeleted;
             match instances.iter_mut().find(|(i, _)| i.id == instance.id) {
@@ -224,14 +283,15 @@ pub async fn commit(
                 None => instances.push((instance.clone(), deleted)),
             }
         }
-        prev = decode_hash(&entry.hash, "chain hash")?;
+        tip.prev = decode_hash(&entry.hash, "chain hash")?;
         appended.push(Appended::from(&entry));
         written.entries.push(entry);
     }
     written.instances = instances;
-    tx.insert(&written).await?;
-    tx.commit().await?;
-    Ok(appended)
+    if !written.entries.is_empty() || !written.keys.is_empty() {
+        tx.insert(&written).await?;
+    }
+    Ok((appended, tip))
 }
 
 /// Records the range a purge will remove: from the end of the last recorded range

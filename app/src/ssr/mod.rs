@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod feeds;
+pub mod group;
 pub mod integrity;
 pub mod log;
 pub mod retention;

@@ -20,9 +20,11 @@ use app::catalog::EventType;
 use app::checkpoint::Checkpoint;
 use app::clock::{Clock, SystemClock};
 use app::entry::{
-    Actor, ActorKind, Change, Context, Entry, InstanceRef, Source, SourceKind, Target, Tenant,
+    Actor, ActorKind, Appended, Change, Context, Entry, InstanceRef, NewEntry, Source, SourceKind,
+    Target, Tenant,
 };
-use app::ssr::log::{KeyRecord, LogTx, Written};
+use app::ssr::group::{GroupCommit, GroupLimits, Lanes};
+use app::ssr::log::{KeyRecord, LogTx, TxSource, Written};
 use app::store::{
     ApiKeyRecord, AttemptCount, AttemptRules, ChainLink, EntryQuery, InstanceRecord, Mutation,
     Order, SessionRecord, Store, StoreError, UserRecord, MAX_PAGE,
@@ -59,7 +61,21 @@ enum Timeframe {
 
 pub struct PgStore {
     pool: PgPool,
+    writer: Arc<Writer>,
+    group: GroupCommit,
     clock: Arc<dyn Clock>,
+}
+
+/// Opens the write transactions (the tenant's row lock is taken in them).
+struct Writer {
+    pool: PgPool,
+}
+
+impl Writer {
+    async fn begin_tx(&self) -> Result<DbTx, StoreError> {
+        let tx = self.pool.begin().await.map_err(internal)?;
+        Ok(DbTx { tx, hooks: TxHooks })
+    }
 }
 
 /// The tenant's entries partition (all its months hang below it).
@@ -182,12 +198,19 @@ impl PgStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("../migrations/postgres").run(&pool).await?;
-        Ok(PgStore { pool, clock })
-    }
-
-    async fn begin_tx(&self) -> Result<DbTx, StoreError> {
-        let tx = self.pool.begin().await.map_err(internal)?;
-        Ok(DbTx { tx, hooks: TxHooks })
+        let writer = Arc::new(Writer { pool: pool.clone() });
+        let group = GroupCommit::new(
+            writer.clone(),
+            clock.clone(),
+            Lanes::PerTenant,
+            GroupLimits::default(),
+        );
+        Ok(PgStore {
+            pool,
+            writer,
+            group,
+            clock,
+        })
     }
 
     /// How a listing's timeframe is best read: up to [`SMALL_TIMEFRAME`] of the

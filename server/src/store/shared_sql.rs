@@ -388,6 +388,14 @@ async fn insert_purge_range(
     Ok(())
 }
 
+async fn run_sql(conn: &mut Conn, sql: &'static str) -> Result<(), StoreError> {
+    sqlx::query::<Db>(sql)
+        .execute(conn)
+        .await
+        .map_err(internal)?;
+    Ok(())
+}
+
 /// One write transaction: the shared primitives over this driver's transaction,
 /// with the store's own locking and pre-insert steps in `hooks`.
 struct DbTx {
@@ -453,8 +461,28 @@ impl LogTx for DbTx {
         insert_purge_range(&mut self.tx, tenant_id, range, now).await
     }
 
+    async fn savepoint(&mut self) -> Result<(), StoreError> {
+        run_sql(&mut self.tx, "SAVEPOINT request").await
+    }
+
+    async fn release_savepoint(&mut self) -> Result<(), StoreError> {
+        run_sql(&mut self.tx, "RELEASE SAVEPOINT request").await
+    }
+
+    async fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
+        run_sql(&mut self.tx, "ROLLBACK TO SAVEPOINT request").await?;
+        run_sql(&mut self.tx, "RELEASE SAVEPOINT request").await
+    }
+
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         self.tx.commit().await.map_err(internal)
+    }
+}
+
+#[async_trait]
+impl TxSource for Writer {
+    async fn begin(&self) -> Result<Box<dyn LogTx>, StoreError> {
+        Ok(Box::new(self.begin_tx().await?))
     }
 }
 
@@ -1349,7 +1377,24 @@ macro_rules! impl_store {
             }
 
             async fn begin(&self) -> Result<Box<dyn LogTx>, StoreError> {
-                Ok(Box::new(self.begin_tx().await?))
+                Ok(Box::new(self.writer.begin_tx().await?))
+            }
+
+            fn group_stats(&self) -> app::ssr::group::GroupStats {
+                self.group.stats()
+            }
+
+            /// Through the store's group committer (`app::ssr::group`).
+            async fn commit(
+                &self,
+                tenant_id: Uuid,
+                mutation: Mutation,
+                batch: Vec<NewEntry>,
+            ) -> Result<Vec<Appended>, StoreError> {
+                if batch.is_empty() && mutation == Mutation::None {
+                    return Ok(Vec::new());
+                }
+                self.group.submit(tenant_id, mutation, batch).await
             }
 
             async fn login_attempt(
@@ -1359,7 +1404,7 @@ macro_rules! impl_store {
                 attempt_id: &str,
                 rules: &AttemptRules,
             ) -> Result<Result<(), u64>, StoreError> {
-                let mut t = self.begin_tx().await?;
+                let mut t = self.writer.begin_tx().await?;
                 t.hooks.lock_named(&mut t.tx, "stele.login_attempts").await?;
                 let now = self.clock.now();
                 let answer = login_attempt_in(&mut t.tx, keys, since, now, attempt_id, rules).await?;

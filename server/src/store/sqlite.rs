@@ -13,9 +13,11 @@ use app::catalog::EventType;
 use app::checkpoint::Checkpoint;
 use app::clock::{Clock, SystemClock};
 use app::entry::{
-    Actor, ActorKind, Change, Context, Entry, InstanceRef, Source, SourceKind, Target, Tenant,
+    Actor, ActorKind, Appended, Change, Context, Entry, InstanceRef, NewEntry, Source, SourceKind,
+    Target, Tenant,
 };
-use app::ssr::log::{KeyRecord, LogTx, Written};
+use app::ssr::group::{GroupCommit, GroupLimits, Lanes};
+use app::ssr::log::{KeyRecord, LogTx, TxSource, Written};
 use app::store::{
     ApiKeyRecord, AttemptCount, AttemptRules, ChainLink, EntryQuery, InstanceRecord, Mutation,
     Order, SessionRecord, Store, StoreError, UserRecord, MAX_PAGE,
@@ -43,9 +45,32 @@ include!("shared_sql.rs");
 
 pub struct SqliteStore {
     pool: SqlitePool,
-    write_lock: Arc<Mutex<()>>,
+    writer: Arc<Writer>,
+    group: GroupCommit,
     dense_range: i64,
     clock: Arc<dyn Clock>,
+}
+
+/// Opens the write transactions: this process's writers take turns on a mutex,
+/// then `BEGIN IMMEDIATE` takes the file's write lock (against other processes).
+struct Writer {
+    pool: SqlitePool,
+    write_lock: Arc<Mutex<()>>,
+}
+
+impl Writer {
+    async fn begin_tx(&self) -> Result<DbTx, StoreError> {
+        let writer = self.write_lock.clone().lock_owned().await;
+        let tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(internal)?;
+        Ok(DbTx {
+            tx,
+            hooks: TxHooks { _writer: writer },
+        })
+    }
 }
 
 /// SQLite serializes every writer: the transaction already holds the write lock.
@@ -79,7 +104,9 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            // Acknowledged means on disk: every commit syncs the write-ahead log; group
+            // commit shares that sync between everyone waiting for it.
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             // Purged means gone: deleted content is overwritten, not left in free pages.
@@ -89,9 +116,20 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+        let writer = Arc::new(Writer {
+            pool: pool.clone(),
+            write_lock: Arc::new(Mutex::new(())),
+        });
+        let group = GroupCommit::new(
+            writer.clone(),
+            clock.clone(),
+            Lanes::One,
+            GroupLimits::default(),
+        );
         let store = SqliteStore {
             pool,
-            write_lock: Arc::new(Mutex::new(())),
+            writer,
+            group,
             dense_range: DENSE_RANGE,
             clock,
         };
@@ -113,7 +151,7 @@ impl SqliteStore {
             .map_err(internal)?;
         for tenant in tenants {
             let tenant_id = parse_uuid(&tenant, "tenant id")?;
-            let mut t = self.begin_tx().await?;
+            let mut t = self.writer.begin_tx().await?;
             // Leaves and links are gap-free from the start: their largest position
             // is their count, read from the primary key without a scan.
             let leaves: i64 = sqlx::query_scalar(
@@ -173,20 +211,6 @@ impl SqliteStore {
     /// The pool, for tests that play the attacker with raw SQL.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
-    }
-
-    /// A write transaction: this process's writer mutex, then SQLite's write lock.
-    async fn begin_tx(&self) -> Result<DbTx, StoreError> {
-        let writer = self.write_lock.clone().lock_owned().await;
-        let tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(internal)?;
-        Ok(DbTx {
-            tx,
-            hooks: TxHooks { _writer: writer },
-        })
     }
 
     fn now_ms(&self) -> i64 {

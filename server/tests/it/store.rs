@@ -780,3 +780,130 @@ async fn a_sqlite_database_missing_merkle_subtrees_gets_them_back_when_opened() 
         .unwrap();
     assert!(report.ok, "{report:?}");
 }
+
+/// Group commit (`app::ssr::group`): requests submitted together share one
+/// transaction, yet each stays all-or-nothing on its own, in order, gap-free.
+#[tokio::test]
+async fn concurrent_requests_commit_in_groups_and_a_bad_one_fails_alone() {
+    let (_db, store) = fresh_store().await;
+    let a = tenant(&*store, "a").await;
+    let b = tenant(&*store, "b").await;
+    store.poison_inserts("poison").await;
+    let mut used = entry(0);
+    used.idempotency_key = Some("used".into());
+    used.request_hash = Some("first".into());
+    store.append(a.id, vec![used.clone()]).await.unwrap();
+    let before = store.group_stats();
+
+    // 60 requests at once over two tenants, of three shapes: good batches, batches
+    // the database refuses mid-way, and batches reusing a key for another event.
+    let mut requests = Vec::new();
+    for i in 0..60usize {
+        let t = if i % 2 == 0 { a.id } else { b.id };
+        let mut batch = vec![entry(i * 10 + 1), entry(i * 10 + 2)];
+        let kind = i % 5;
+        if kind == 3 {
+            batch[1].description = "poison".into();
+        }
+        if kind == 4 && t == a.id {
+            let mut reused = used.clone();
+            reused.request_hash = Some("another".into());
+            batch.push(reused);
+        }
+        requests.push((i, t, kind, batch));
+    }
+    let results = futures::future::join_all(requests.iter().map(|(_, t, _, batch)| {
+        let store = store.shared();
+        let (t, batch) = (*t, batch.clone());
+        async move { store.append(t, batch).await }
+    }))
+    .await;
+    let after = store.group_stats();
+    assert!(
+        after.groups - before.groups < 60,
+        "60 concurrent requests were written in {} transactions",
+        after.groups - before.groups
+    );
+
+    let mut expected: std::collections::HashMap<uuid::Uuid, Vec<(uuid::Uuid, i64)>> =
+        Default::default();
+    for ((i, t, kind, _), result) in requests.iter().zip(&results) {
+        let bad = *kind == 3 || (*kind == 4 && *t == a.id);
+        match result {
+            Err(StoreError::Internal(_)) if *kind == 3 => {}
+            Err(StoreError::Conflict(m)) if *kind == 4 => {
+                assert!(m.contains("used"), "{m}")
+            }
+            Ok(appended) if !bad => {
+                assert_eq!(appended.len(), 2, "request {i}");
+                assert_eq!(appended[1].seq, appended[0].seq + 1, "request {i}");
+                expected
+                    .entry(*t)
+                    .or_default()
+                    .extend(appended.iter().map(|x| (x.id, x.seq)));
+            }
+            other => panic!("request {i} (kind {kind}): {other:?}"),
+        }
+    }
+    for (t, first) in [(a.id, 2i64), (b.id, 1)] {
+        let stored = all_entries(&*store, t).await;
+        let mut acked = expected.remove(&t).unwrap();
+        // Answered in submission order, so seq follows it too.
+        assert!(acked.windows(2).all(|w| w[0].1 < w[1].1), "order kept");
+        acked.sort_by_key(|x| x.1);
+        let written: Vec<(uuid::Uuid, i64)> = stored
+            .iter()
+            .filter(|e| e.seq >= first)
+            .map(|e| (e.id, e.seq))
+            .collect();
+        assert_eq!(written, acked, "exactly the good requests, gap-free");
+        assert_eq!(
+            stored.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            (1..=stored.len() as i64).collect::<Vec<_>>()
+        );
+        assert!(stored.iter().all(|e| e.description != "poison"));
+        let mut verifier = ChainVerifier::default();
+        for e in &stored {
+            verifier.push(e).unwrap();
+        }
+    }
+    store.cure_inserts().await;
+    let head_a = store.head(a.id).await.unwrap();
+    let next = store.append(a.id, vec![entry(999)]).await.unwrap();
+    assert_eq!(next[0].seq as u64, head_a + 1);
+}
+
+/// A mutation inside a group changes what the requests after it are masked with,
+/// exactly as if they had been committed one by one.
+#[tokio::test]
+async fn a_sensitive_field_added_in_a_group_masks_the_requests_after_it() {
+    let (_db, store) = fresh_store().await;
+    let t = tenant(&*store, "a").await;
+    let with_pin = |n| {
+        let mut e = entry(n);
+        e.metadata
+            .insert("door_pin".into(), serde_json::json!("4711"));
+        e
+    };
+    let set = store.commit(
+        t.id,
+        app::store::Mutation::SetSensitiveFields {
+            tenant_id: t.id,
+            fields: vec!["door_pin".into()],
+        },
+        vec![with_pin(1)],
+    );
+    let after = store.append(t.id, vec![with_pin(2)]);
+    let (set, after) = tokio::join!(set, after);
+    let (set, after) = (set.unwrap(), after.unwrap());
+    let first = store.get(t.id, set[0].id).await.unwrap().unwrap();
+    let second = store.get(t.id, after[0].id).await.unwrap().unwrap();
+    assert_eq!(
+        first.metadata["door_pin"], "4711",
+        "masked with the list before"
+    );
+    assert_ne!(
+        second.metadata["door_pin"], "4711",
+        "masked with the new list"
+    );
+}
