@@ -784,6 +784,20 @@ pub async fn history(
     people: Vec<(String, String, String)>,
     plan: &DemoPlan,
 ) -> anyhow::Result<()> {
+    let events = history_events(fleet, people, plan)?;
+    for batch in events.chunks(500) {
+        store.append(tenant.id, batch.to_vec()).await?;
+    }
+    Ok(())
+}
+
+/// The entries of [`history`], oldest first, ending now (the ingest benchmark
+/// appends them itself, to time only the appends).
+pub fn history_events(
+    fleet: &Fleet,
+    people: Vec<(String, String, String)>,
+    plan: &DemoPlan,
+) -> anyhow::Result<Vec<NewEntry>> {
     anyhow::ensure!(!people.is_empty(), "a demo tenant needs staff");
     let instances = fleet.instances;
     let deleted_index = instances.len() - 1;
@@ -798,7 +812,7 @@ pub async fn history(
     let n = u64::from(plan.events.max(instances.len() as u32 + 1));
     let deleted_at = start + Duration::milliseconds(span_ms * 2 / 3);
 
-    let mut batch = Vec::new();
+    let mut batch = Vec::with_capacity(n as usize);
     for (k, (id, name)) in instances.iter().enumerate() {
         let (person, ctx) = gen.person();
         let at = start + Duration::minutes(k as i64 * 7);
@@ -848,10 +862,6 @@ pub async fn history(
         };
         let instance = instances[gen.rng.below(live as u64) as usize];
         batch.push(gen.event(instance, at));
-        if batch.len() >= 500 {
-            store.append(tenant.id, std::mem::take(&mut batch)).await?;
-        }
     }
-    store.append(tenant.id, batch).await?;
-    Ok(())
+    Ok(batch)
 }

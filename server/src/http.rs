@@ -24,7 +24,20 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 /// Builds the whole application router; tests call it with `oneshot`.
 pub fn router(state: AppState, dist: &Path) -> Router {
-    let spa = ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html")));
+    let index = ServeFile::new(dist.join("index.html"))
+        .precompressed_br()
+        .precompressed_gzip();
+    let spa = tower::ServiceBuilder::new()
+        .layer(middleware::from_fn(|req: Request, next: Next| async move {
+            let path = req.uri().path().to_owned();
+            crate::assets::cache_headers(&path, next.run(req).await)
+        }))
+        .service(
+            ServeDir::new(dist)
+                .precompressed_br()
+                .precompressed_gzip()
+                .fallback(index),
+        );
     let headers = SecurityHeaders::new(dist, state.public_url.starts_with("https://"));
     Router::new()
         .route("/healthz", get(healthz))

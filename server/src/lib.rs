@@ -1,5 +1,6 @@
 //! The `stele` server: configuration, the stores, the HTTP router and the demo data.
 
+pub mod assets;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -327,6 +327,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if !args.dist.join("index.html").exists() {
         tracing::warn!(dist = %args.dist.display(), "no index.html in the dist directory: build the frontend with trunk");
     }
+    server::assets::precompress(&args.dist);
     let fns: Vec<_> = server_fn::axum::server_fn_paths().map(|(p, _)| p).collect();
     tracing::info!(server_functions = ?fns, "registered server functions");
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
