@@ -223,17 +223,7 @@ async fn bytes_on_disk(url: &str) -> anyhow::Result<u64> {
 }
 
 async fn append_vs_floor(target: &Target, events: u64, batch: u64) -> anyhow::Result<()> {
-    let people = ["Alex Morgan", "Riley Park", "Jordan Blake"]
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            (
-                format!("demo-user-{i}"),
-                n.to_string(),
-                format!("user{i}@bench.example"),
-            )
-        })
-        .collect();
+    let people = demo::staff("bench");
     let plan = DemoPlan {
         events: u32::try_from(events)?,
         seed: 7,

@@ -791,6 +791,21 @@ pub async fn history(
     Ok(())
 }
 
+/// Three generated staff members for a tenant without accounts: `(id, name, email)`.
+pub fn staff(domain: &str) -> Vec<(String, String, String)> {
+    ["Alex Morgan", "Riley Park", "Jordan Blake"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            (
+                format!("demo-user-{i}"),
+                n.to_string(),
+                format!("user{i}@{domain}.example"),
+            )
+        })
+        .collect()
+}
+
 /// The entries of [`history`], oldest first, ending now (the ingest benchmark
 /// appends them itself, to time only the appends).
 pub fn history_events(

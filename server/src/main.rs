@@ -122,17 +122,7 @@ async fn generate_demo(args: DemoArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let tenant = cli::create_tenant(store.as_ref(), &args.tenant, &args.tenant).await?;
-    let people = ["Alex Morgan", "Riley Park", "Jordan Blake"]
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            (
-                format!("demo-user-{i}"),
-                n.to_string(),
-                format!("user{i}@{}.example", args.tenant),
-            )
-        })
-        .collect();
+    let people = demo::staff(&args.tenant);
     demo::history(store.as_ref(), &tenant, &demo::NORTHWIND, people, &plan).await?;
     println!(
         "created tenant `{}` with {} entries",

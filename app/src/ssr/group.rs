@@ -131,6 +131,10 @@ impl GroupCommit {
         mutation: Mutation,
         batch: Vec<NewEntry>,
     ) -> Result<Vec<Appended>, StoreError> {
+        // Nothing to write: no transaction, no queueing.
+        if batch.is_empty() && mutation == Mutation::None {
+            return Ok(Vec::new());
+        }
         let lane = match self.shared.lanes {
             Lanes::One => None,
             Lanes::PerTenant => Some(tenant_id),
@@ -256,18 +260,7 @@ fn again(err: &StoreError) -> StoreError {
 }
 
 /// Writes one group in one transaction and answers every request of it.
-async fn run(shared: Arc<Shared>, group: Vec<Request>) {
-    let mut pending = Vec::with_capacity(group.len());
-    for r in group {
-        if r.batch.is_empty() && r.mutation == Mutation::None {
-            let _ = r.reply.send(Ok(Vec::new()));
-        } else {
-            pending.push(r);
-        }
-    }
-    if pending.is_empty() {
-        return;
-    }
+async fn run(shared: Arc<Shared>, pending: Vec<Request>) {
     match write_group(&shared, pending).await {
         Ok(answers) => {
             for (reply, result) in answers {

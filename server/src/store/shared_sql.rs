@@ -1391,9 +1391,6 @@ macro_rules! impl_store {
                 mutation: Mutation,
                 batch: Vec<NewEntry>,
             ) -> Result<Vec<Appended>, StoreError> {
-                if batch.is_empty() && mutation == Mutation::None {
-                    return Ok(Vec::new());
-                }
                 self.group.submit(tenant_id, mutation, batch).await
             }
 
