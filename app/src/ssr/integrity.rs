@@ -127,14 +127,15 @@ impl NodeProblem {
 
 /// Compares subtrees recomputed from digests, `(level, index, hash)` as
 /// [`Frontier::push`] yields them, with the stored ones: the first that differs or
-/// is missing, in seq order.
+/// is missing, in seq order. Levels the store does not keep (it recomputes them from
+/// the chain links' digests) are not compared.
 pub async fn check_stored_nodes(
     store: &dyn Store,
     tenant: Uuid,
     computed: &[(u32, u64, Hash)],
 ) -> Result<Option<NodeProblem>, AppError> {
     let mut by_level: std::collections::BTreeMap<u32, Vec<(u64, Hash)>> = Default::default();
-    for &(level, idx, hash) in computed {
+    for &(level, idx, hash) in computed.iter().filter(|n| merkle::is_stored(n.0)) {
         by_level.entry(level).or_default().push((idx, hash));
     }
     let mut first: Option<NodeProblem> = None;

@@ -322,7 +322,7 @@ fn ts_query(text: &str) -> Option<String> {
 
 /// `FROM … WHERE …` of a listing (after the caller's `SELECT`).
 fn push_from_where(qb: &mut QueryBuilder<'_, Db>, query: &EntryQuery, ts: Option<&str>) {
-    qb.push(" FROM entries e WHERE 1 = 1");
+    qb.push(format!(" FROM entries e{LINK_JOINS} WHERE 1 = 1"));
     if let Some(ts) = ts {
         qb.push(" AND e.search @@ to_tsquery('simple', ")
             .push_bind(ts.to_owned())

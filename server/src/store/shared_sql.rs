@@ -13,8 +13,16 @@ type DbRow = <Db as sqlx::Database>::Row;
 const ENTRY_COLUMNS: &str = "id, tenant_id, seq, recorded_at, occurred_at, event_type, \
     description, actor_kind, actor_id, actor_label, instance_id, instance_name, target_kind, \
     target_id, target_name, changes, metadata, ctx_ip, ctx_user_agent, ctx_session_id, \
-    ctx_request_id, idempotency_key, entry_digest, prev_hash, hash, canonical_version, \
-    source_kind, source_id, source_name";
+    ctx_request_id, idempotency_key, canonical_version, source_kind, source_id, source_name";
+
+/// An entry's digest and chain hash are its chain link's, its previous hash the
+/// previous link's: read through these joins on the entries table aliased `e`.
+const LINK_JOINS: &str = " LEFT JOIN chain_links c ON c.tenant_id = e.tenant_id AND c.seq = e.seq \
+     LEFT JOIN chain_links p ON p.tenant_id = e.tenant_id AND p.seq = e.seq - 1";
+
+/// The chain columns [`LINK_JOINS`] adds to a listing.
+const LINK_COLUMNS: &str =
+    "c.entry_digest AS link_digest, c.hash AS link_hash, p.hash AS prev_link_hash";
 
 const USER_COLUMNS: &str = "id, tenant_id, coalesce(removed_email, email) AS email, name, role, \
      is_super_admin, password_hash, removed_at";
@@ -43,6 +51,14 @@ fn to_hash(bytes: &[u8]) -> Result<app::merkle::Hash, StoreError> {
     bytes.try_into().map_err(|_| corrupt("merkle node"))
 }
 
+/// A hex hash as the bytes the chain link columns hold.
+fn hex_bytes(hex_text: &str, what: &str) -> Result<Vec<u8>, StoreError> {
+    hex::decode(hex_text)
+        .ok()
+        .filter(|b| b.len() == 32)
+        .ok_or_else(|| StoreError::Internal(format!("an unreadable {what}").into()))
+}
+
 fn db_u64(v: i64, what: &str) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| corrupt(what))
 }
@@ -65,6 +81,9 @@ fn entry_from_row(row: &DbRow) -> Result<Entry, StoreError> {
     let get_opt =
         |col: &str| -> Result<Option<String>, StoreError> { row.try_get(col).map_err(internal) };
     let uuid = |col: &str| -> Result<Uuid, StoreError> { parse_uuid(&get_str(col)?, col) };
+    let get_bytes =
+        |col: &str| -> Result<Option<Vec<u8>>, StoreError> { row.try_get(col).map_err(internal) };
+    let seq: i64 = row.try_get("seq").map_err(internal)?;
     let event_type =
         EventType::from_str(&get_str("event_type")?).map_err(|_| corrupt("event_type"))?;
     let actor_kind = ActorKind::parse(&get_str("actor_kind")?).ok_or_else(|| corrupt("actor"))?;
@@ -86,7 +105,7 @@ fn entry_from_row(row: &DbRow) -> Result<Entry, StoreError> {
     Ok(Entry {
         id: uuid("id")?,
         tenant_id: uuid("tenant_id")?,
-        seq: row.try_get("seq").map_err(internal)?,
+        seq,
         recorded_at: from_millis(row.try_get("recorded_at").map_err(internal)?)?,
         occurred_at: from_millis(row.try_get("occurred_at").map_err(internal)?)?,
         event_type,
@@ -119,9 +138,16 @@ fn entry_from_row(row: &DbRow) -> Result<Entry, StoreError> {
             }),
         },
         idempotency_key: get_opt("idempotency_key")?,
-        entry_digest: get_str("entry_digest")?,
-        prev_hash: get_str("prev_hash")?,
-        hash: get_str("hash")?,
+        // A missing link reads as an empty hash, which verification reports.
+        entry_digest: get_bytes("link_digest")?
+            .map(hex::encode)
+            .unwrap_or_default(),
+        prev_hash: match get_bytes("prev_link_hash")? {
+            Some(h) => hex::encode(h),
+            None if seq == 1 => hex::encode(app::canonical::GENESIS_HASH),
+            None => String::new(),
+        },
+        hash: get_bytes("link_hash")?.map(hex::encode).unwrap_or_default(),
     })
 }
 
@@ -155,8 +181,8 @@ const ROWS_PER_INSERT: usize = 200;
 const ENTRY_INSERT: &str = "INSERT INTO entries (id, tenant_id, seq, recorded_at, occurred_at, \
      event_type, category, action, description, actor_kind, actor_id, actor_label, instance_id, \
      instance_name, target_kind, target_id, target_name, changes, metadata, ctx_ip, \
-     ctx_user_agent, ctx_session_id, ctx_request_id, idempotency_key, entry_digest, prev_hash, \
-     hash, canonical_version, source_kind, source_id, source_name) ";
+     ctx_user_agent, ctx_session_id, ctx_request_id, idempotency_key, canonical_version, \
+     source_kind, source_id, source_name) ";
 
 /// Writes what one append computed, a few statements per batch rather than
 /// several per entry: entries, their chain links, the subtrees, the idempotency
@@ -192,9 +218,6 @@ async fn insert_written(conn: &mut Conn, w: &Written) -> Result<(), StoreError> 
                     .push_bind(e.context.session_id.clone())
                     .push_bind(e.context.request_id.clone())
                     .push_bind(e.idempotency_key.clone())
-                    .push_bind(e.entry_digest.clone())
-                    .push_bind(e.prev_hash.clone())
-                    .push_bind(e.hash.clone())
                     .push_bind(v)
                     .push_bind(e.source.as_ref().map(|s| s.kind.as_str()))
                     .push_bind(e.source.as_ref().and_then(|s| s.id.clone()))
@@ -205,20 +228,33 @@ async fn insert_written(conn: &mut Conn, w: &Written) -> Result<(), StoreError> 
         let mut qb = QueryBuilder::<Db>::new(
             "INSERT INTO chain_links (tenant_id, seq, entry_digest, hash) ",
         );
-        qb.push_values(chunk, |mut b, e| {
+        let mut links = Vec::with_capacity(chunk.len());
+        for e in chunk {
+            links.push((
+                e.seq,
+                hex_bytes(&e.entry_digest, "entry digest")?,
+                hex_bytes(&e.hash, "chain hash")?,
+            ));
+        }
+        qb.push_values(links, |mut b, (seq, digest, hash)| {
             b.push_bind(tenant.clone())
-                .push_bind(e.seq)
-                .push_bind(e.entry_digest.clone())
-                .push_bind(e.hash.clone());
+                .push_bind(seq)
+                .push_bind(digest)
+                .push_bind(hash);
         });
         // A taken seq would mean two writers held the tenant's lock at once: a bug,
         // not a user's mistake, so it is logged as internal.
         qb.build().execute(&mut *conn).await.map_err(internal)?;
     }
-    for chunk in w.nodes.chunks(ROWS_PER_INSERT) {
+    let stored: Vec<_> = w
+        .nodes
+        .iter()
+        .filter(|(level, _, _)| app::merkle::is_stored(*level))
+        .collect();
+    for chunk in stored.chunks(ROWS_PER_INSERT) {
         let mut rows = Vec::with_capacity(chunk.len());
-        for (level, idx, hash) in chunk {
-            rows.push((i64::from(*level), db_i64(*idx)?, hash.to_vec()));
+        for &&(level, idx, hash) in chunk {
+            rows.push((i64::from(level), db_i64(idx)?, hash.to_vec()));
         }
         let mut qb =
             QueryBuilder::<Db>::new("INSERT INTO merkle_nodes (tenant_id, level, idx, hash) ");
@@ -270,21 +306,47 @@ async fn insert_written(conn: &mut Conn, w: &Written) -> Result<(), StoreError> 
 }
 
 async fn chain_head(conn: &mut Conn, tenant_id: Uuid) -> Result<Option<(i64, String)>, StoreError> {
-    sqlx::query_as(
+    let head: Option<(i64, Vec<u8>)> = sqlx::query_as(
         "SELECT seq, hash FROM chain_links WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1",
     )
     .bind(tenant_id.to_string())
     .fetch_optional(conn)
     .await
-    .map_err(internal)
+    .map_err(internal)?;
+    Ok(head.map(|(seq, hash)| (seq, hex::encode(hash))))
 }
 
+/// The perfect subtree `(level, idx)`: stored from [`app::merkle::STORED_FROM_LEVEL`]
+/// up, recomputed from the chain links' digests below it. `None` when the tree does
+/// not reach it.
 async fn node(
     conn: &mut Conn,
     tenant_id: Uuid,
     level: u32,
     idx: u64,
 ) -> Result<Option<app::merkle::Hash>, StoreError> {
+    if !app::merkle::is_stored(level) {
+        let width = 1i64 << level;
+        let first = db_i64(idx)? * width + 1;
+        let digests: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT entry_digest FROM chain_links WHERE tenant_id = $1 AND seq BETWEEN $2 AND $3 \
+             ORDER BY seq",
+        )
+        .bind(tenant_id.to_string())
+        .bind(first)
+        .bind(first + width - 1)
+        .fetch_all(conn)
+        .await
+        .map_err(internal)?;
+        if digests.len() as i64 != width {
+            return Ok(None);
+        }
+        let digests = digests
+            .iter()
+            .map(|d| to_hash(d))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(Some(app::merkle::perfect_from_digests(&digests)));
+    }
     let hash: Option<Vec<u8>> = sqlx::query_scalar(
         "SELECT hash FROM merkle_nodes WHERE tenant_id = $1 AND level = $2 AND idx = $3",
     )
@@ -815,12 +877,15 @@ fn time_bounds(filter: &FeedFilter) -> Option<(i64, i64)> {
 }
 
 /// The entry columns of the entries table aliased `e`.
+/// The entry columns of the entries table aliased `e`, with its chain columns from
+/// [`LINK_JOINS`].
 fn prefixed_columns() -> String {
-    ENTRY_COLUMNS
+    let mut columns: Vec<String> = ENTRY_COLUMNS
         .split(',')
         .map(|c| format!("e.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    columns.push(LINK_COLUMNS.to_owned());
+    columns.join(", ")
 }
 
 async fn insert_tenant(conn: &mut Conn, tenant: &Tenant, now_ms: i64) -> Result<(), StoreError> {
@@ -1003,7 +1068,10 @@ async fn entry_where(
     condition: &str,
     values: &[String],
 ) -> Result<Option<Entry>, StoreError> {
-    let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE {condition}");
+    let sql = format!(
+        "SELECT {} FROM entries e{LINK_JOINS} WHERE {condition}",
+        prefixed_columns()
+    );
     let mut q = sqlx::query(&sql);
     for v in values {
         q = q.bind(v);
@@ -1232,13 +1300,13 @@ macro_rules! impl_store {
             }
 
             async fn find(&self, id: Uuid) -> Result<Option<Entry>, StoreError> {
-                entry_where(&self.pool, "id = $1", &[id.to_string()]).await
+                entry_where(&self.pool, "e.id = $1", &[id.to_string()]).await
             }
 
             async fn get(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<Entry>, StoreError> {
                 entry_where(
                     &self.pool,
-                    "tenant_id = $1 AND id = $2",
+                    "e.tenant_id = $1 AND e.id = $2",
                     &[tenant_id.to_string(), id.to_string()],
                 )
                 .await
@@ -1250,7 +1318,7 @@ macro_rules! impl_store {
                 after_seq: i64,
                 limit: u32,
             ) -> Result<Vec<ChainLink>, StoreError> {
-                let rows: Vec<(i64, String, String)> = sqlx::query_as(
+                let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(
                     "SELECT seq, entry_digest, hash FROM chain_links WHERE tenant_id = $1 \
                      AND seq > $2 ORDER BY seq LIMIT $3",
                 )
@@ -1264,8 +1332,8 @@ macro_rules! impl_store {
                     .into_iter()
                     .map(|(seq, entry_digest, hash)| ChainLink {
                         seq,
-                        entry_digest,
-                        hash,
+                        entry_digest: hex::encode(entry_digest),
+                        hash: hex::encode(hash),
                     })
                     .collect())
             }

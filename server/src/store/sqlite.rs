@@ -152,16 +152,19 @@ impl SqliteStore {
         for tenant in tenants {
             let tenant_id = parse_uuid(&tenant, "tenant id")?;
             let mut t = self.writer.begin_tx().await?;
-            // Leaves and links are gap-free from the start: their largest position
-            // is their count, read from the primary key without a scan.
-            let leaves: i64 = sqlx::query_scalar(
-                "SELECT coalesce(max(idx) + 1, 0) FROM merkle_nodes WHERE tenant_id = $1 AND level = 0",
+            // Every block of 16 leaves completes a stored subtree of the lowest kept
+            // level, gap-free from the start: the largest index there (read from the
+            // primary key without a scan) gives how many leaves the stored tree covers.
+            let blocks: i64 = sqlx::query_scalar(
+                "SELECT coalesce(max(idx) + 1, 0) FROM merkle_nodes WHERE tenant_id = $1 AND level = $2",
             )
             .bind(&tenant)
+            .bind(i64::from(app::merkle::STORED_FROM_LEVEL))
             .fetch_one(&mut *t.tx)
             .await
             .map_err(internal)?;
-            let links: Vec<String> = sqlx::query_scalar(
+            let leaves = blocks << app::merkle::STORED_FROM_LEVEL;
+            let links: Vec<Vec<u8>> = sqlx::query_scalar(
                 "SELECT entry_digest FROM chain_links WHERE tenant_id = $1 AND seq > $2 ORDER BY seq",
             )
             .bind(&tenant)
@@ -177,16 +180,20 @@ impl SqliteStore {
                     ..Written::default()
                 };
                 for digest in &links {
-                    let digest: app::merkle::Hash = hex::decode(digest)
-                        .ok()
-                        .and_then(|b| b.try_into().ok())
-                        .ok_or_else(|| corrupt("entry digest"))?;
+                    let digest = to_hash(digest)?;
                     written
                         .nodes
                         .extend(frontier.push(app::merkle::leaf_hash(&digest)));
                 }
-                insert_written(&mut t.tx, &written).await?;
-                tracing::info!(%tenant, leaves = links.len(), "built the Merkle tree of existing entries");
+                // Up to 15 newest leaves complete no stored subtree: nothing to do.
+                if written
+                    .nodes
+                    .iter()
+                    .any(|(level, _, _)| app::merkle::is_stored(*level))
+                {
+                    insert_written(&mut t.tx, &written).await?;
+                    tracing::info!(%tenant, leaves = links.len(), "built the Merkle tree of existing entries");
+                }
             }
             sqlx::query(
                 "UPDATE tenants SET verification_token = $1 WHERE id = $2 AND verification_token IS NULL",
@@ -255,13 +262,14 @@ fn push_from_where(
 ) {
     match fts {
         Some(m) => {
-            qb.push(
-                " FROM entries_fts f JOIN entries e ON e.rowid = f.rowid WHERE entries_fts MATCH ",
-            )
+            qb.push(format!(
+                " FROM entries_fts f JOIN entries e ON e.rowid = f.rowid{LINK_JOINS} \
+                 WHERE entries_fts MATCH "
+            ))
             .push_bind(m.to_owned());
         }
         None => {
-            qb.push(" FROM entries e WHERE 1 = 1");
+            qb.push(format!(" FROM entries e{LINK_JOINS} WHERE 1 = 1"));
         }
     }
     if let Some(tenant_id) = query.tenant_id {

@@ -183,18 +183,16 @@ impl Attacker {
                     return;
                 }
                 let sql = sql.replace("zeroblob(32)", "decode(repeat('00', 32), 'hex')");
-                let sql = match sql.find(" x'") {
-                    Some(at) => {
-                        let end = at + 3 + sql[at + 3..].find('\'').unwrap();
-                        format!(
-                            "{} decode('{}', 'hex'){}",
-                            &sql[..at],
-                            &sql[at + 3..end],
-                            &sql[end + 1..]
-                        )
-                    }
-                    None => sql,
-                };
+                let mut sql = sql;
+                while let Some(at) = sql.find(" x'") {
+                    let end = at + 3 + sql[at + 3..].find('\'').unwrap();
+                    sql = format!(
+                        "{} decode('{}', 'hex'){}",
+                        &sql[..at],
+                        &sql[at + 3..end],
+                        &sql[end + 1..]
+                    );
+                }
                 sqlx::query(&sql)
                     .execute(&mut *c.lock().await)
                     .await

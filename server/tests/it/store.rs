@@ -4,6 +4,7 @@ use app::canonical::ChainVerifier;
 use app::catalog::{Category, EventType};
 use app::entry::{Actor, Entry, NewEntry};
 use app::store::{EntryQuery, Order, Store, StoreError};
+use std::str::FromStr;
 use std::sync::Arc;
 
 #[tokio::test]
@@ -751,7 +752,7 @@ async fn a_sqlite_database_missing_merkle_subtrees_gets_them_back_when_opened() 
     let store = server::store::SqliteStore::open(&url).await.unwrap();
     let t = tenant(&store, "acme").await;
     store
-        .append(t.id, (1..=13).map(entry).collect())
+        .append(t.id, (1..=50).map(entry).collect())
         .await
         .unwrap();
     let nodes = "SELECT level, idx, hash FROM merkle_nodes ORDER BY level, idx";
@@ -762,8 +763,8 @@ async fn a_sqlite_database_missing_merkle_subtrees_gets_them_back_when_opened() 
         .execute(&pool)
         .await
         .unwrap();
-    // Keep only the subtrees of the first five leaves.
-    let gone = sqlx::query("DELETE FROM merkle_nodes WHERE ((idx + 1) << level) > 5")
+    // Keep only the subtrees of the first 16 leaves (levels below 4 are not stored).
+    let gone = sqlx::query("DELETE FROM merkle_nodes WHERE ((idx + 1) << level) > 16")
         .execute(&pool)
         .await
         .unwrap();
@@ -906,4 +907,160 @@ async fn a_sensitive_field_added_in_a_group_masks_the_requests_after_it() {
         second.metadata["door_pin"], "4711",
         "masked with the new list"
     );
+}
+
+/// A database of the schema before issue 13 (hex hashes in entries and chain links,
+/// every Merkle level stored) is migrated in place when opened: the same entries
+/// with the same hashes, the same tree, and it verifies.
+#[tokio::test]
+async fn a_sqlite_database_of_the_earlier_schema_is_migrated_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let current_url = format!("sqlite://{}", dir.path().join("current.db").display());
+    let current = server::store::SqliteStore::open(&current_url)
+        .await
+        .unwrap();
+    let t = tenant(&current, "acme").await;
+    let mut batch: Vec<NewEntry> = (1..=45).map(entry).collect();
+    batch[3] = batch[3]
+        .clone()
+        .target("trunk", "SIP-6", Some("Main trunk"));
+    current.append(t.id, batch).await.unwrap();
+    let expected = all_entries(&current, t.id).await;
+    let expected_root = app::ssr::integrity::root_at(&current, t.id, 45)
+        .await
+        .unwrap();
+    let nodes = "SELECT level, idx, hash FROM merkle_nodes ORDER BY level, idx";
+    let expected_nodes: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(nodes)
+        .fetch_all(current.pool())
+        .await
+        .unwrap();
+    assert!(!expected_nodes.is_empty());
+    drop(current);
+
+    // The earlier schema: migrations up to 0011, filled with the same log as it
+    // stored it then.
+    let old_path = dir.path().join("old.db");
+    let old_url = format!("sqlite://{}", old_path.display());
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&old_url)
+        .unwrap()
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    let mut migrator = sqlx::migrate!("../migrations/sqlite");
+    migrator.migrations = std::borrow::Cow::Owned(
+        migrator
+            .migrations
+            .iter()
+            .filter(|m| m.version <= 11)
+            .cloned()
+            .collect(),
+    );
+    migrator.run(&pool).await.unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let current_file = dir.path().join("current.db");
+    sqlx::query(&format!(
+        "ATTACH DATABASE '{}' AS cur",
+        current_file.display()
+    ))
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    for sql in [
+        "INSERT INTO tenants SELECT * FROM cur.tenants",
+        "INSERT INTO instances SELECT * FROM cur.instances",
+        "INSERT INTO entries (id, tenant_id, seq, recorded_at, occurred_at, event_type, category, \
+         action, description, actor_kind, actor_id, actor_label, instance_id, instance_name, \
+         target_kind, target_id, target_name, changes, metadata, ctx_ip, ctx_user_agent, \
+         ctx_session_id, ctx_request_id, idempotency_key, entry_digest, prev_hash, hash, \
+         canonical_version, source_kind, source_id, source_name) \
+         SELECT e.id, e.tenant_id, e.seq, e.recorded_at, e.occurred_at, e.event_type, e.category, \
+         e.action, e.description, e.actor_kind, e.actor_id, e.actor_label, e.instance_id, \
+         e.instance_name, e.target_kind, e.target_id, e.target_name, e.changes, e.metadata, \
+         e.ctx_ip, e.ctx_user_agent, e.ctx_session_id, e.ctx_request_id, e.idempotency_key, \
+         lower(hex(c.entry_digest)), coalesce(lower(hex(p.hash)), printf('%064d', 0)), \
+         lower(hex(c.hash)), e.canonical_version, e.source_kind, e.source_id, e.source_name \
+         FROM cur.entries e JOIN cur.chain_links c ON c.tenant_id = e.tenant_id AND c.seq = e.seq \
+         LEFT JOIN cur.chain_links p ON p.tenant_id = e.tenant_id AND p.seq = e.seq - 1 \
+         ORDER BY e.seq",
+        "INSERT INTO chain_links SELECT tenant_id, seq, lower(hex(entry_digest)), lower(hex(hash)) \
+         FROM cur.chain_links ORDER BY seq",
+    ] {
+        sqlx::query(sql).execute(&mut *conn).await.unwrap();
+    }
+    // Then every level of the tree was stored, leaves included.
+    let mut frontier = app::merkle::Frontier::default();
+    for e in &expected {
+        let digest: [u8; 32] = hex::decode(&e.entry_digest).unwrap().try_into().unwrap();
+        for (level, idx, hash) in frontier.push(app::merkle::leaf_hash(&digest)) {
+            sqlx::query(
+                "INSERT INTO merkle_nodes (tenant_id, level, idx, hash) VALUES (?, ?, ?, ?)",
+            )
+            .bind(t.id.to_string())
+            .bind(i64::from(level))
+            .bind(i64::try_from(idx).unwrap())
+            .bind(hash.to_vec())
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        }
+    }
+    let old_hash: String = sqlx::query_scalar("SELECT hash FROM entries WHERE seq = 45")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(old_hash, expected[44].hash, "the old layout holds hex text");
+    drop(conn);
+    pool.close().await;
+
+    let migrated = server::store::SqliteStore::open(&old_url).await.unwrap();
+    assert_eq!(all_entries(&migrated, t.id).await, expected);
+    let migrated_nodes: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(nodes)
+        .fetch_all(migrated.pool())
+        .await
+        .unwrap();
+    assert_eq!(migrated_nodes, expected_nodes, "levels 4 and up remain");
+    assert_eq!(
+        app::ssr::integrity::root_at(&migrated, t.id, 45)
+            .await
+            .unwrap(),
+        expected_root
+    );
+    // A proof through recomputed low levels still verifies against that root.
+    let proof = app::ssr::integrity::inclusion_proof(&migrated, t.id, 37, 45)
+        .await
+        .unwrap();
+    let digest: [u8; 32] = hex::decode(&expected[37].entry_digest)
+        .unwrap()
+        .try_into()
+        .unwrap();
+    assert!(app::merkle::verify_inclusion(
+        37,
+        45,
+        &app::merkle::leaf_hash(&digest),
+        &proof,
+        &expected_root
+    ));
+    let report = app::ssr::integrity::verify_log(&migrated, t.id, &[])
+        .await
+        .unwrap();
+    assert!(report.ok, "{report:?}");
+    // Appending goes on from the migrated tip.
+    let next = migrated.append(t.id, vec![entry(46)]).await.unwrap();
+    assert_eq!(next[0].seq, 46);
+    let report = app::ssr::integrity::verify_log(&migrated, t.id, &[])
+        .await
+        .unwrap();
+    assert!(report.ok, "{report:?}");
+    // The earlier layout is gone: no hash columns left on entries, bytes in links.
+    let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info('entries')")
+        .fetch_all(migrated.pool())
+        .await
+        .unwrap();
+    assert!(!columns
+        .iter()
+        .any(|c| c.contains("hash") || c == "entry_digest"));
+    let kind: String = sqlx::query_scalar("SELECT typeof(hash) FROM chain_links LIMIT 1")
+        .fetch_one(migrated.pool())
+        .await
+        .unwrap();
+    assert_eq!(kind, "blob");
 }
