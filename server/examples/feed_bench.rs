@@ -162,14 +162,21 @@ async fn main() -> anyhow::Result<()> {
             ],
         ),
         (
-            "timeframe 24h/7d/30d/90d",
-            [1, 7, 30, 90]
+            "timeframe 24h/7d/30d/90d/365d",
+            [1, 7, 30, 90, 365]
                 .iter()
                 .map(|d| FeedFilter {
                     since: Some(now - Duration::days(*d)),
                     ..f()
                 })
                 .collect(),
+        ),
+        (
+            "timeframe all time (since 1970)",
+            vec![FeedFilter {
+                since: Some(chrono::DateTime::UNIX_EPOCH),
+                ..f()
+            }],
         ),
         (
             "custom range (mid-history week)",

@@ -6,9 +6,13 @@
 //! - A group is what queued while the previous group committed (plus what arrives
 //!   within [`GroupLimits::window`]), up to [`GroupLimits::max_requests`] requests
 //!   or [`GroupLimits::max_events`] events.
-//! - Each request runs under its own savepoint: one that fails (a reused
-//!   idempotency key, a bad mutation, a failed insert) is rolled back alone and
-//!   answered with its error; the others of its group commit.
+//! - Plain appends (no mutation) are computed one after the other and inserted
+//!   together, a few statements per tenant for the whole group. A request whose
+//!   computation fails (a reused idempotency key for another event) is answered
+//!   with its error and writes nothing. Should the shared insert fail, it is rolled
+//!   back and the requests run again one by one, each under its own savepoint, so
+//!   only the one at fault fails. Requests with a mutation always run under their
+//!   own savepoint, after what was deferred before them is written.
 //! - A request is answered only after its group's commit returned, so an
 //!   acknowledged append is as durable as the store's commit.
 //! - Requests are processed in arrival order and each one starts from the tip the
@@ -16,11 +20,11 @@
 //! - The tenants of a group are locked up front in id order, so writers on several
 //!   servers (each with its own groups) never wait for each other in a cycle.
 
-use super::log::{append_at, tip, TxSource};
+use super::log::{append_at, known_keys, prepare, tip, KnownKeys, LogTx, Tip, TxSource, Written};
 use crate::clock::Clock;
 use crate::entry::{Appended, NewEntry};
 use crate::store::{Mutation, StoreError};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -316,43 +320,89 @@ async fn write_requests(
     for &t in &tenants {
         fields.insert(t, tx.lock_tenant(t).await?);
     }
-    let mut tips = HashMap::new();
-    for r in pending.by_ref() {
+    let mut tips: HashMap<Uuid, Tip> = HashMap::new();
+    let mut deferred = Deferred::default();
+    while let Some(r) = pending.next() {
         let Some(Some(extra)) = fields.get(&r.tenant_id) else {
             answers.push((r.reply, Err(StoreError::NotFound("tenant".to_owned()))));
             continue;
         };
-        let start = match tips.get(&r.tenant_id) {
-            Some(t) => Clone::clone(t),
-            None => match tip(tx.as_mut(), r.tenant_id, extra).await {
-                Ok(t) => t,
-                Err(err) => {
-                    answers.push((r.reply, Err(StoreError::Internal("unanswered".into()))));
-                    return Err(err);
+        let t = r.tenant_id;
+        if !alone && r.mutation == Mutation::None {
+            // Computed now, inserted with the others of the group (`flush`).
+            if !tips.contains_key(&t) {
+                match tip(tx.as_mut(), t, extra).await {
+                    Ok(start) => tips.insert(t, start),
+                    Err(err) => return Err(deferred.fail(answers, r.reply, err)),
+                };
+            }
+            if !deferred.known.contains_key(&t) {
+                // One lookup for the keys of every plain append of this tenant left
+                // in the group.
+                let later = pending
+                    .as_slice()
+                    .iter()
+                    .filter(|p| p.tenant_id == t && p.mutation == Mutation::None)
+                    .flat_map(|p| p.batch.iter());
+                match known_keys(tx.as_mut(), t, r.batch.iter().chain(later)).await {
+                    Ok(k) => deferred.known.insert(t, k),
+                    Err(err) => return Err(deferred.fail(answers, r.reply, err)),
+                };
+            }
+            let start = tips[&t].clone();
+            let known = &deferred.known[&t];
+            match prepare(start, shared.clock.now(), t, r.batch.clone(), known) {
+                Ok((appended, after, written)) => {
+                    if let Some(before) = tips.insert(t, after) {
+                        deferred.start_tips.entry(t).or_insert(before);
+                    }
+                    deferred.add(r, appended, written);
                 }
+                Err(err) => answers.push((r.reply, Err(err))),
+            }
+            continue;
+        }
+        // A mutation (or a request alone): what is deferred is written first, then
+        // this request runs on its own, under its own savepoint.
+        if let Err(err) = deferred
+            .flush(tx.as_mut(), shared, &mut tips, answers)
+            .await
+        {
+            return Err(deferred.fail(answers, r.reply, err));
+        }
+        let extra = match fields.get(&t) {
+            Some(Some(extra)) => extra,
+            _ => unreachable!("checked above"),
+        };
+        let start = match tips.get(&t) {
+            Some(start) => start.clone(),
+            None => match tip(tx.as_mut(), t, extra).await {
+                Ok(start) => start,
+                Err(err) => return Err(deferred.fail(answers, r.reply, err)),
             },
         };
         if !alone {
             if let Err(err) = tx.savepoint().await {
-                answers.push((r.reply, Err(StoreError::Internal("unanswered".into()))));
-                return Err(err);
+                return Err(deferred.fail(answers, r.reply, err));
             }
         }
-        let now = shared.clock.now();
         let mutated = r.mutation != Mutation::None;
-        match append_at(tx.as_mut(), start, now, r.tenant_id, &r.mutation, r.batch).await {
+        let now = shared.clock.now();
+        match append_at(tx.as_mut(), start, now, t, &r.mutation, r.batch).await {
             Ok((appended, after)) => {
                 answers.push((r.reply, Ok(appended)));
                 if !alone {
                     tx.release_savepoint().await?;
                 }
+                // Its keys are in the database now, not in the deferred lookups.
+                deferred.known.remove(&t);
                 if mutated {
                     // The mutation may have changed what the next entry is masked
                     // with: read the tenant again.
-                    tips.remove(&r.tenant_id);
-                    fields.insert(r.tenant_id, tx.lock_tenant(r.tenant_id).await?);
+                    tips.remove(&t);
+                    fields.insert(t, tx.lock_tenant(t).await?);
                 } else {
-                    tips.insert(r.tenant_id, after);
+                    tips.insert(t, after);
                 }
             }
             Err(err) => {
@@ -364,6 +414,13 @@ async fn write_requests(
             }
         }
     }
+    if let Err(err) = deferred
+        .flush(tx.as_mut(), shared, &mut tips, answers)
+        .await
+    {
+        deferred.fail_all(answers);
+        return Err(err);
+    }
     if answers.iter().any(|(_, a)| a.is_ok()) {
         tx.commit().await?;
         shared.groups.fetch_add(1, Ordering::Relaxed);
@@ -372,4 +429,159 @@ async fn write_requests(
             .fetch_add(answers.len() as u64, Ordering::Relaxed);
     }
     Ok(())
+}
+
+/// A deferred request: computed, not yet inserted.
+struct Computed {
+    reply: Reply,
+    tenant_id: Uuid,
+    /// The request's own events, for a retry on its own.
+    batch: Vec<NewEntry>,
+    appended: Vec<Appended>,
+}
+
+/// The plain appends of a group (no mutation) since the last flush: their writes are
+/// merged per tenant and inserted with a few statements for all of them, instead of
+/// a savepoint and an insert each. Should that insert fail, they are rolled back and
+/// run again one by one under their own savepoints, so the one at fault fails alone.
+#[derive(Default)]
+struct Deferred {
+    requests: Vec<Computed>,
+    written: BTreeMap<Uuid, Written>,
+    /// Each tenant's tip before its first deferred request.
+    start_tips: HashMap<Uuid, Tip>,
+    /// Per tenant: the stored keys the group's requests ask about, plus the keys the
+    /// deferred requests wrote.
+    known: HashMap<Uuid, KnownKeys>,
+}
+
+impl Deferred {
+    fn add(&mut self, r: Request, appended: Vec<Appended>, written: Written) {
+        let known = self.known.entry(r.tenant_id).or_default();
+        for k in &written.keys {
+            known.insert((k.scope.clone(), k.key.clone()), k.clone());
+        }
+        let into = self.written.entry(r.tenant_id).or_insert_with(|| Written {
+            tenant_id: r.tenant_id,
+            ..Written::default()
+        });
+        into.entries.extend(written.entries);
+        into.nodes.extend(written.nodes);
+        into.keys.extend(written.keys);
+        for (instance, deleted) in written.instances {
+            match into.instances.iter_mut().find(|(i, _)| i.id == instance.id) {
+                Some((known, was_deleted)) => {
+                    known.name = instance.name;
+                    *was_deleted |= deleted;
+                }
+                None => into.instances.push((instance, deleted)),
+            }
+        }
+        self.requests.push(Computed {
+            reply: r.reply,
+            tenant_id: r.tenant_id,
+            batch: r.batch,
+            appended,
+        });
+    }
+
+    /// Inserts what is deferred, or retries it request by request.
+    async fn flush(
+        &mut self,
+        tx: &mut dyn LogTx,
+        shared: &Shared,
+        tips: &mut HashMap<Uuid, Tip>,
+        answers: &mut Vec<Answer>,
+    ) -> Result<(), StoreError> {
+        if self.requests.is_empty() {
+            return Ok(());
+        }
+        tx.savepoint().await?;
+        let mut failed = None;
+        for w in self.written.values() {
+            if !w.entries.is_empty() || !w.keys.is_empty() {
+                if let Err(err) = tx.insert(w).await {
+                    failed = Some(err);
+                    break;
+                }
+            }
+        }
+        self.written.clear();
+        let Some(err) = failed else {
+            tx.release_savepoint().await?;
+            self.start_tips.clear();
+            for c in self.requests.drain(..) {
+                answers.push((c.reply, Ok(c.appended)));
+            }
+            return Ok(());
+        };
+        tracing::debug!(error = %err, "a group's shared insert failed: retrying its requests one by one");
+        tx.rollback_to_savepoint().await?;
+        for (t, before) in self.start_tips.drain() {
+            tips.insert(t, before);
+        }
+        // The retries write their keys to the database: look them up there again.
+        self.known.clear();
+        let mut retries = std::mem::take(&mut self.requests).into_iter();
+        while let Some(c) = retries.next() {
+            let result = retry(tx, shared, tips, c.tenant_id, c.batch).await;
+            match result {
+                Ok(Ok(appended)) => answers.push((c.reply, Ok(appended))),
+                Ok(Err(err)) => answers.push((c.reply, Err(err))),
+                Err(err) => {
+                    // The savepoints themselves failed: the group fails.
+                    self.requests.push(Computed {
+                        batch: Vec::new(),
+                        ..c
+                    });
+                    self.requests.extend(retries);
+                    return Err(err);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The group fails: `reply` and every deferred request are answered by the
+    /// group's error (in `write_group`).
+    fn fail(&mut self, answers: &mut Vec<Answer>, reply: Reply, err: StoreError) -> StoreError {
+        answers.push((reply, Err(StoreError::Internal("unanswered".into()))));
+        self.fail_all(answers);
+        err
+    }
+
+    fn fail_all(&mut self, answers: &mut Vec<Answer>) {
+        for c in self.requests.drain(..) {
+            answers.push((c.reply, Err(StoreError::Internal("unanswered".into()))));
+        }
+    }
+}
+
+/// One deferred request again, on its own under a savepoint. The outer error is the
+/// group's (a savepoint failed), the inner one the request's.
+async fn retry(
+    tx: &mut dyn LogTx,
+    shared: &Shared,
+    tips: &mut HashMap<Uuid, Tip>,
+    tenant_id: Uuid,
+    batch: Vec<NewEntry>,
+) -> Result<Result<Vec<Appended>, StoreError>, StoreError> {
+    let Some(start) = tips.get(&tenant_id).cloned() else {
+        return Err(StoreError::Internal(
+            "a deferred request without a tip".into(),
+        ));
+    };
+    tx.savepoint().await?;
+    let now = shared.clock.now();
+    match append_at(tx, start, now, tenant_id, &Mutation::None, batch).await {
+        Ok((appended, after)) => {
+            tx.release_savepoint().await?;
+            tips.insert(tenant_id, after);
+            Ok(Ok(appended))
+        }
+        Err(err) => {
+            tx.rollback_to_savepoint().await?;
+            Ok(Err(err))
+        }
+    }
 }

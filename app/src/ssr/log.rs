@@ -194,32 +194,58 @@ pub async fn commit(
 /// error the caller rolls the request's writes back.
 pub(crate) async fn append_at(
     tx: &mut dyn LogTx,
-    mut tip: Tip,
+    tip: Tip,
     now: DateTime<Utc>,
     tenant_id: Uuid,
     mutation: &Mutation,
     batch: Vec<NewEntry>,
 ) -> Result<(Vec<Appended>, Tip), StoreError> {
     tx.apply(mutation, now).await?;
-    let mut written = Written {
-        tenant_id,
-        ..Written::default()
-    };
-    let mut instances: Vec<(InstanceRef, bool)> = Vec::new();
-    let mut asked: Vec<String> = batch
-        .iter()
-        .filter_map(|n| n.idempotency_key.clone())
-        .collect();
+    let known = known_keys(tx, tenant_id, batch.iter()).await?;
+    let (appended, tip, written) = prepare(tip, now, tenant_id, batch, &known)?;
+    if !written.entries.is_empty() || !written.keys.is_empty() {
+        tx.insert(&written).await?;
+    }
+    Ok((appended, tip))
+}
+
+/// Idempotency keys used before, by (scope, key).
+pub(crate) type KnownKeys = HashMap<(String, String), KeyRecord>;
+
+/// The stored idempotency keys that `entries` ask about, in one lookup.
+pub(crate) async fn known_keys<'a>(
+    tx: &mut dyn LogTx,
+    tenant_id: Uuid,
+    entries: impl Iterator<Item = &'a NewEntry>,
+) -> Result<KnownKeys, StoreError> {
+    let mut asked: Vec<String> = entries.filter_map(|n| n.idempotency_key.clone()).collect();
     asked.sort();
     asked.dedup();
-    // Keys used before, by (scope, key); the producer's own scope wins over the
-    // unscoped era's ''.
-    let mut known: HashMap<(String, String), KeyRecord> = HashMap::new();
+    let mut known = KnownKeys::new();
     if !asked.is_empty() {
         for k in tx.find_keys(tenant_id, &asked).await? {
             known.insert((k.scope.clone(), k.key.clone()), k);
         }
     }
+    Ok(known)
+}
+
+/// Computes one request's entries from the tenant's `tip`, writing nothing: for
+/// each entry, replays a used idempotency key (from `known`, or earlier in the
+/// batch) or masks, numbers, seals and chains it and extends the Merkle tree.
+/// Returns what it appended, the tip after it and what the store must insert.
+pub(crate) fn prepare(
+    mut tip: Tip,
+    now: DateTime<Utc>,
+    tenant_id: Uuid,
+    batch: Vec<NewEntry>,
+    known: &KnownKeys,
+) -> Result<(Vec<Appended>, Tip, Written), StoreError> {
+    let mut written = Written {
+        tenant_id,
+        ..Written::default()
+    };
+    let mut instances: Vec<(InstanceRef, bool)> = Vec::new();
     let mut fresh_keys: HashMap<(String, String), usize> = HashMap::new();
     let mut appended = Vec::with_capacity(batch.len());
     for mut new in batch {
@@ -288,10 +314,7 @@ pub(crate) async fn append_at(
         written.entries.push(entry);
     }
     written.instances = instances;
-    if !written.entries.is_empty() || !written.keys.is_empty() {
-        tx.insert(&written).await?;
-    }
-    Ok((appended, tip))
+    Ok((appended, tip, written))
 }
 
 /// Records the range a purge will remove: from the end of the last recorded range

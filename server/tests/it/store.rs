@@ -874,6 +874,94 @@ async fn concurrent_requests_commit_in_groups_and_a_bad_one_fails_alone() {
     assert_eq!(next[0].seq as u64, head_a + 1);
 }
 
+/// Idempotency inside a group: requests in one transaction that share a key replay
+/// the first one's entry, or are refused for another event, exactly as if they had
+/// been committed one by one; also when a poisoned request sends the group down the
+/// one-by-one path.
+#[tokio::test]
+async fn requests_sharing_a_key_in_one_group_replay_or_conflict() {
+    let (_db, store) = fresh_store().await;
+    let t = tenant(&*store, "a").await;
+    store.poison_inserts("poison").await;
+    let before = store.group_stats();
+    // 48 requests: keys k0..k7 each sent by six requests; every sixth request sends
+    // its key for another event; requests 20 and 41 carry a poisoned second event.
+    let mut requests = Vec::new();
+    for i in 0..48usize {
+        let key = i % 8;
+        let mut keyed = entry(key);
+        keyed.idempotency_key = Some(format!("k{key}"));
+        keyed.idempotency_scope = Some("producer".into());
+        // (after the first eight, so each key's first request is the real one)
+        let other = i >= 8 && i % 6 == 5;
+        keyed.request_hash = Some(if other {
+            format!("other{i}")
+        } else {
+            format!("h{key}")
+        });
+        let mut batch = vec![keyed, entry(100 + i)];
+        if i == 20 || i == 41 {
+            batch[1].description = "poison".into();
+        }
+        requests.push((i, key, other, batch));
+    }
+    let results = futures::future::join_all(requests.iter().map(|(_, _, _, batch)| {
+        let store = store.shared();
+        let batch = batch.clone();
+        async move { store.append(t.id, batch).await }
+    }))
+    .await;
+    assert!(
+        store.group_stats().groups - before.groups < 48,
+        "requests were grouped"
+    );
+    // The first successful request of each key decides its entry.
+    let mut first: std::collections::HashMap<usize, (uuid::Uuid, i64)> = Default::default();
+    let mut created = 0usize;
+    for ((i, key, other, _), result) in requests.iter().zip(&results) {
+        let poisoned = *i == 20 || *i == 41;
+        match result {
+            Err(StoreError::Internal(_)) if poisoned => {}
+            Err(StoreError::Conflict(m)) if *other => {
+                assert!(m.contains(&format!("k{key}")), "{m}")
+            }
+            Ok(a) if !poisoned && !*other => {
+                let original = *first.entry(*key).or_insert((a[0].id, a[0].seq));
+                if a[0].replayed {
+                    assert_eq!((a[0].id, a[0].seq), original, "request {i} replays k{key}");
+                } else {
+                    assert_eq!((a[0].id, a[0].seq), original, "k{key} written once");
+                    created += 1;
+                }
+                assert!(!a[1].replayed);
+                created += 1;
+            }
+            other => panic!("request {i}: {other:?}"),
+        }
+    }
+    let stored = all_entries(&*store, t.id).await;
+    assert_eq!(
+        stored.len(),
+        created,
+        "one entry per key and per unkeyed event"
+    );
+    assert_eq!(
+        stored.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=stored.len() as i64).collect::<Vec<_>>()
+    );
+    assert!(stored.iter().all(|e| e.description != "poison"));
+    let keyed: Vec<_> = stored
+        .iter()
+        .filter(|e| e.idempotency_key.is_some())
+        .collect();
+    assert_eq!(keyed.len(), 8, "each key once");
+    let mut verifier = ChainVerifier::default();
+    for e in &stored {
+        verifier.push(e).unwrap();
+    }
+    store.cure_inserts().await;
+}
+
 /// A mutation inside a group changes what the requests after it are masked with,
 /// exactly as if they had been committed one by one.
 #[tokio::test]
