@@ -177,6 +177,8 @@ fn one_row(rows_affected: u64, what: &str) -> Result<(), StoreError> {
 /// Rows per multi-row INSERT (and keys per lookup): at most 7 values a row, 1,400
 /// a statement, well inside both drivers' limits (SQLite 32,766, PostgreSQL 65,535).
 const ROWS_PER_INSERT: usize = 200;
+/// Entries per multi-row INSERT: 28 values a row, 1,792 a statement.
+const ENTRIES_PER_INSERT: usize = 64;
 
 const ENTRY_INSERT: &str = "INSERT INTO entries (id, tenant_id, seq, recorded_at, occurred_at, \
      event_type, category, action, description, actor_kind, actor_id, actor_label, instance_id, \
@@ -190,10 +192,13 @@ const ENTRY_INSERT: &str = "INSERT INTO entries (id, tenant_id, seq, recorded_at
 async fn insert_written(conn: &mut Conn, w: &Written) -> Result<(), StoreError> {
     let tenant = w.tenant_id.to_string();
     for chunk in w.entries.chunks(ROWS_PER_INSERT) {
-        for e in chunk {
-            let row = (to_json(&e.changes)?, to_json(&e.metadata)?, db_i64(e.v)?);
+        for rows in chunk.chunks(ENTRIES_PER_INSERT) {
+            let mut values = Vec::with_capacity(rows.len());
+            for e in rows {
+                values.push((e, to_json(&e.changes)?, to_json(&e.metadata)?, db_i64(e.v)?));
+            }
             let mut qb = QueryBuilder::<Db>::new(ENTRY_INSERT);
-            qb.push_values(std::iter::once(row), |mut b, (changes, metadata, v)| {
+            qb.push_values(values, |mut b, (e, changes, metadata, v)| {
                 b.push_bind(e.id.to_string())
                     .push_bind(tenant.clone())
                     .push_bind(e.seq)
