@@ -4,7 +4,8 @@
 //!    untimed) is appended through Stele's own path (`Store::append`, batches of
 //!    BATCH); then the very rows it wrote (entries, chain links, Merkle subtrees)
 //!    are inserted into a second fresh database of the same schema by a plain loop
-//!    of prepared statements, in transactions of the same size. Both rates and
+//!    of multi-row prepared statements (64 rows each, like Stele's own inserts), in
+//!    transactions of the same size. Both rates and
 //!    their ratio are printed, and the bytes per entry on disk.
 //! 2. **HTTP.** A real `stele serve` (the release binary) on a fresh database, with
 //!    1, 8 and 32 producers posting single events, then batches of 100, for
@@ -163,40 +164,59 @@ async fn floor_insert(
     tables: &[Rows],
     batch: u64,
 ) -> anyhow::Result<Duration> {
-    let statements: Vec<String> = TABLES
-        .iter()
-        .zip(tables)
-        .map(|((table, _), rows)| {
-            let marks: Vec<String> = (1..=rows.columns.len()).map(|i| format!("${i}")).collect();
-            format!(
-                "INSERT INTO {table} ({}) VALUES ({})",
-                rows.columns.join(", "),
-                marks.join(", ")
-            )
-        })
+    // Multi-row statements of up to FLOOR_ROWS rows, as Stele's own inserts.
+    const FLOOR_ROWS: usize = 64;
+    let statement = |t: usize, n: usize| {
+        let (table, _) = TABLES[t];
+        let columns = &tables[t].columns;
+        let rows: Vec<String> = (0..n)
+            .map(|r| {
+                let marks: Vec<String> = (1..=columns.len())
+                    .map(|i| format!("${}", r * columns.len() + i))
+                    .collect();
+                format!("({})", marks.join(", "))
+            })
+            .collect();
+        format!(
+            "INSERT INTO {table} ({}) VALUES {}",
+            columns.join(", "),
+            rows.join(", ")
+        )
+    };
+    let full: Vec<String> = (0..tables.len())
+        .map(|t| statement(t, FLOOR_ROWS))
         .collect();
     let commits = tables[0].rows.len().div_ceil(batch as usize).max(1);
-    let mut plan: Vec<Vec<(usize, &Vec<Val>)>> = vec![Vec::new(); commits];
+    let mut plan: Vec<Vec<Vec<&Vec<Val>>>> = vec![vec![Vec::new(); tables.len()]; commits];
     for (t, rows) in tables.iter().enumerate() {
         for row in &rows.rows {
             let c = (commit_of(t, rows, row, batch) as usize).min(commits - 1);
-            plan[c].push((t, row));
+            plan[c][t].push(row);
         }
     }
     let started = Instant::now();
     for commit in plan {
         let mut tx = pool.begin().await?;
-        for (t, row) in commit {
-            let mut q = sqlx::query::<sqlx::Sqlite>(&statements[t]);
-            for v in row {
-                q = match v {
-                    Val::Null => q.bind(None::<String>),
-                    Val::Int(i) => q.bind(*i),
-                    Val::Text(s) => q.bind(s.as_str()),
-                    Val::Bytes(b) => q.bind(b.as_slice()),
+        for (t, rows) in commit.iter().enumerate() {
+            for chunk in rows.chunks(FLOOR_ROWS) {
+                let partial;
+                let sql = if chunk.len() == FLOOR_ROWS {
+                    &full[t]
+                } else {
+                    partial = statement(t, chunk.len());
+                    &partial
                 };
+                let mut q = sqlx::query::<sqlx::Sqlite>(sql);
+                for v in chunk.iter().flat_map(|row| row.iter()) {
+                    q = match v {
+                        Val::Null => q.bind(None::<String>),
+                        Val::Int(i) => q.bind(*i),
+                        Val::Text(s) => q.bind(s.as_str()),
+                        Val::Bytes(b) => q.bind(b.as_slice()),
+                    };
+                }
+                q.execute(&mut *tx).await?;
             }
-            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
     }
@@ -277,7 +297,8 @@ async fn append_vs_floor(target: &Target, events: u64, batch: u64) -> anyhow::Re
         .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
         .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
         .foreign_keys(true)
-        .pragma("secure_delete", "ON");
+        .pragma("secure_delete", "ON")
+        .pragma("cache_size", "-32768");
     let pool = sqlx::sqlite::SqlitePoolOptions::new()
         .max_connections(1)
         .connect_with(options)

@@ -198,6 +198,16 @@ pub struct Known<'a> {
 }
 
 /// The actor ids a request names (to look up which are Stele accounts).
+/// Whether some event names an instance without its name (which then comes from
+/// the instances Stele knows).
+pub fn needs_instance_names(events: &[Value]) -> bool {
+    events.iter().any(|e| {
+        e.get("instance")
+            .and_then(Value::as_object)
+            .is_some_and(|i| i.get("name").is_none_or(Value::is_null))
+    })
+}
+
 pub fn actor_ids(events: &[Value]) -> Vec<String> {
     let mut ids: Vec<String> = events
         .iter()

@@ -334,13 +334,18 @@ async fn ingest_request(state: &AppState, req: Request) -> Result<Response, ApiE
     })?;
     let events = ingest::parse_request(&bytes)?;
 
-    let instances: HashMap<String, String> = state
-        .store
-        .instances(key.tenant_id)
-        .await?
-        .into_iter()
-        .map(|i| (i.id, i.name))
-        .collect();
+    // The registry is read only for events that leave an instance's name out.
+    let instances: HashMap<String, String> = if ingest::needs_instance_names(&events) {
+        state
+            .store
+            .instances(key.tenant_id)
+            .await?
+            .into_iter()
+            .map(|i| (i.id, i.name))
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let key_actor = Actor::api_key(key.id.to_string(), &key.name);
     let mut stele_users = std::collections::HashSet::new();
     for id in ingest::actor_ids(&events) {
