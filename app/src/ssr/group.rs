@@ -24,6 +24,7 @@ use super::log::{append_at, known_keys, prepare, tip, KnownKeys, LogTx, Tip, TxS
 use crate::clock::Clock;
 use crate::entry::{Appended, NewEntry};
 use crate::store::{Mutation, StoreError};
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -330,13 +331,14 @@ async fn write_requests(
         let t = r.tenant_id;
         if !alone && r.mutation == Mutation::None {
             // Computed now, inserted with the others of the group (`flush`).
-            if !tips.contains_key(&t) {
+            if let Entry::Vacant(slot) = tips.entry(t) {
                 match tip(tx.as_mut(), t, extra).await {
-                    Ok(start) => tips.insert(t, start),
+                    Ok(start) => slot.insert(start),
                     Err(err) => return Err(deferred.fail(answers, r.reply, err)),
                 };
             }
-            if !deferred.known.contains_key(&t) {
+            let looked_up = deferred.known.contains_key(&t);
+            if !looked_up {
                 // One lookup for the keys of every plain append of this tenant left
                 // in the group.
                 let later = pending
