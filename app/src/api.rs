@@ -425,6 +425,10 @@ pub struct VerifyReport {
     pub purged: u64,
     #[serde(default)]
     pub purged_ranges: Vec<(i64, i64)>,
+    /// Critical entries inside the purged ranges, whose content retention kept (and
+    /// which verified like any other).
+    #[serde(default)]
+    pub kept_critical: u64,
 }
 
 /// The tenant's public verification material.

@@ -251,6 +251,17 @@ macro_rules! catalog {
             pub const fn action(self) -> Action {
                 match self { $( EventType::$variant => Action::$action, )* }
             }
+
+            /// Critical events keep their content whatever the retention (SPEC "The
+            /// catalog"): Stele's own audit events and access changes.
+            pub const fn is_critical(self) -> bool {
+                matches!(self.category(), Category::Audit | Category::Access)
+            }
+
+            /// The names of the critical event types.
+            pub fn critical() -> impl Iterator<Item = &'static str> {
+                Self::ALL.iter().filter(|t| t.is_critical()).map(|t| t.as_str())
+            }
         }
     };
 }

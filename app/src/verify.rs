@@ -161,6 +161,9 @@ pub struct ExportReport {
     pub window: Option<(i64, i64)>,
     pub complete: bool,
     pub purged_ranges: Vec<(i64, i64)>,
+    /// Entries of the file inside the purged ranges: critical ones, whose content
+    /// retention keeps.
+    pub kept_critical: u64,
     pub head_hash: String,
     pub checkpoint_size: u64,
     /// Whether the checkpoint's (and the closing line's) signatures were checked
@@ -190,6 +193,12 @@ impl ExportReport {
         }
         for (a, b) in &self.purged_ranges {
             s.push_str(&format!("; seq {a}–{b} purged by retention"));
+        }
+        if self.kept_critical > 0 {
+            s.push_str(&format!(
+                " ({} critical entries of it kept, and verified)",
+                self.kept_critical
+            ));
         }
         s.push_str(if self.signature_checked {
             "; signatures valid"
@@ -351,6 +360,10 @@ fn verify_v2<'a>(
     let mut first_seq = None;
     let mut last_seq: Option<i64> = None;
     let mut contiguous = true;
+    // Retention purges from the oldest end: seq 1..=purged_end lost their content
+    // except critical entries, which an export holds among proof nodes.
+    let purged_end = header.purged_ranges.iter().map(|r| r.1).max().unwrap_or(0);
+    let mut kept_critical = 0u64;
     let mut closing: Option<(usize, ExportEnd)> = None;
     for (line_no, line) in lines {
         if closing.is_some() {
@@ -403,8 +416,12 @@ fn verify_v2<'a>(
             ));
         }
         let expected_next = last_seq.map_or(header.from_seq, |l| l + 1);
-        if entry.seq != expected_next {
+        // A gap is only allowed where content was purged.
+        if entry.seq != expected_next && entry.seq - 1 > purged_end {
             contiguous = false;
+        }
+        if entry.seq <= purged_end {
+            kept_critical += 1;
         }
         let digest = check_entry(
             line_no,
@@ -502,12 +519,11 @@ fn verify_v2<'a>(
             ),
         ));
     }
-    // Retention purges from the oldest end: an unfiltered export starts right after
-    // the purged ranges and holds every seq from there to its end.
-    let purged_end = header.purged_ranges.iter().map(|r| r.1).max().unwrap_or(0);
+    // An unfiltered export starts at the latest right after the purged ranges and
+    // holds every seq from there to its end that kept its content.
     let complete = !header.filtered
         && contiguous
-        && header.from_seq == purged_end + 1
+        && header.from_seq <= purged_end + 1
         && last_seq.map_or(header.from_seq > header.to_seq, |l| l == header.to_seq);
     Ok(ExportReport {
         entries,
@@ -516,6 +532,7 @@ fn verify_v2<'a>(
         window: Some((header.from_seq, header.to_seq)),
         complete,
         purged_ranges: header.purged_ranges,
+        kept_critical,
         head_hash: prev.map(|p| p.1).unwrap_or_default(),
         checkpoint_size: size,
         signature_checked,
@@ -601,6 +618,7 @@ fn verify_v1<'a>(
         window: None,
         complete: true,
         purged_ranges: Vec::new(),
+        kept_critical: 0,
         head_hash: prev.map(|p| p.1).unwrap_or_default(),
         checkpoint_size: cp.tree_size,
         signature_checked,

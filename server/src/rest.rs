@@ -833,7 +833,25 @@ pub async fn export_header(
     context: &Context,
 ) -> Result<app::verify::ExportHeader, ApiError> {
     let purged = state.store.purged_ranges(tenant.id).await?;
-    let from_seq = purged.iter().map(|r| r.1).max().unwrap_or(0) + 1;
+    let purged_end = purged.iter().map(|r| r.1).max().unwrap_or(0);
+    // Critical entries keep their content inside purged ranges: then the export
+    // starts at seq 1 and holds them among proof nodes for what was purged.
+    let (kept, _) = if purged_end > 0 {
+        state
+            .store
+            .count(
+                &app::store::EntryQuery {
+                    tenant_id: Some(tenant.id),
+                    max_seq: Some(purged_end),
+                    ..app::store::EntryQuery::default()
+                },
+                1,
+            )
+            .await?
+    } else {
+        (0, true)
+    };
+    let from_seq = if kept > 0 { 1 } else { purged_end + 1 };
     let covering = state
         .store
         .checkpoints(tenant.id)

@@ -379,6 +379,7 @@ fn broken(entries: u64, seq: i64, reason: String) -> VerifyReport {
         reason: Some(reason),
         purged: 0,
         purged_ranges: Vec::new(),
+        kept_critical: 0,
     }
 }
 
@@ -487,6 +488,7 @@ pub async fn verify_log(
     let mut expected = 1i64;
     let purged = store.purged_ranges(tenant).await?;
     let mut purged_count = 0u64;
+    let mut kept_count = 0u64;
     const PAGE: u32 = 1000;
     loop {
         let links = store.chain_links(tenant, expected - 1, PAGE).await?;
@@ -552,6 +554,9 @@ pub async fn verify_log(
                                 .to_owned(),
                         ));
                         break;
+                    }
+                    if purged.iter().any(|(a, b)| (*a..=*b).contains(&link.seq)) {
+                        kept_count += 1;
                     }
                     digest
                 }
@@ -634,6 +639,7 @@ pub async fn verify_log(
         reason: None,
         purged: purged_count,
         purged_ranges: purged,
+        kept_critical: kept_count,
     })
 }
 

@@ -10,7 +10,7 @@ use crate::api::{AppError, PurgeOutcome};
 use crate::auth::{require, Permission, Role, Scope};
 use crate::catalog::EventType;
 use crate::entry::{Actor, Context, NewEntry};
-use crate::store::Mutation;
+use crate::store::{EntryQuery, Mutation};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use uuid::Uuid;
@@ -41,16 +41,22 @@ async fn finish_purge(
         .purge_range(tenant, (from, to), PURGE_BATCH)
         .await?;
     let count = to - from + 1;
-    let entry = NewEntry::new(
-        EventType::AuditPurged,
-        actor,
-        format!("Purged the content of {count} entries (seq {from}–{to}): {why}"),
-    )
-    .meta("from_seq", json!(from))
-    .meta("to_seq", json!(to))
-    .meta("count", json!(count))
-    .meta("reason", json!(why))
-    .context(context);
+    let kept = kept_in(state, tenant, (from, to)).await?;
+    let description = if kept == 0 {
+        format!("Purged the content of {count} entries (seq {from}–{to}): {why}")
+    } else {
+        format!(
+            "Purged the content of {} of {count} entries (seq {from}–{to}), keeping {kept} critical entries: {why}",
+            count - kept
+        )
+    };
+    let entry = NewEntry::new(EventType::AuditPurged, actor, description)
+        .meta("from_seq", json!(from))
+        .meta("to_seq", json!(to))
+        .meta("count", json!(count))
+        .meta("kept_critical", json!(kept))
+        .meta("reason", json!(why))
+        .context(context);
     state
         .store
         .commit(
@@ -69,6 +75,26 @@ async fn finish_purge(
 /// interrupted purge recorded but did not finish (or did not audit) is finished and
 /// audited first. Returns the seq range purged now, all of it (ranges are
 /// contiguous from the oldest end), if any.
+/// How many entries of a purged range kept their content (the critical ones).
+pub async fn kept_in(
+    state: &AppState,
+    tenant: Uuid,
+    (from, to): (i64, i64),
+) -> Result<i64, AppError> {
+    let upto = |max_seq: i64| EntryQuery {
+        tenant_id: Some(tenant),
+        max_seq: Some(max_seq),
+        ..EntryQuery::default()
+    };
+    let (through_to, _) = state.store.count(&upto(to), u64::MAX - 1).await?;
+    let (before, _) = if from > 1 {
+        state.store.count(&upto(from - 1), u64::MAX - 1).await?
+    } else {
+        (0, true)
+    };
+    Ok(i64::try_from(through_to.saturating_sub(before)).unwrap_or(0))
+}
+
 pub async fn purge_tenant(
     state: &AppState,
     tenant: Uuid,

@@ -15,12 +15,31 @@ use leptos_router::hooks::use_params_map;
 
 fn report_text(r: &VerifyReport) -> String {
     if r.ok {
-        format!(
+        let mut text = format!(
             "OK: {} entries verify from genesis; {} checkpoint(s) match; head {}",
             r.entries,
             r.checkpoints_checked,
             r.head_hash.as_deref().unwrap_or("(empty)")
-        )
+        );
+        if !r.purged_ranges.is_empty() {
+            let ranges: Vec<String> = r
+                .purged_ranges
+                .iter()
+                .map(|(a, b)| format!("{a}–{b}"))
+                .collect();
+            text.push_str(&format!(
+                "; retention purged the content of {} entries (seq {}), verified through their chain links",
+                r.purged,
+                ranges.join(", ")
+            ));
+            if r.kept_critical > 0 {
+                text.push_str(&format!(
+                    "; {} critical entries in those ranges were kept",
+                    r.kept_critical
+                ));
+            }
+        }
+        text
     } else {
         format!(
             "Broken at seq {}: {}",

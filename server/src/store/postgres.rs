@@ -403,9 +403,10 @@ impl_store!(PgStore, {
         capped_count(&self.pool, qb, cap).await
     }
 
-    /// Whole months whose entries all lie in the range (and that are over) are
-    /// detached and dropped; the month the range ends in loses its rows in short
-    /// batches (the DELETE trigger lets through only recorded ranges).
+    /// Whole months whose entries all lie in the range (and that are over, and hold
+    /// no critical entry) are detached and dropped; the others lose their
+    /// non-critical rows of the range in short batches (the DELETE trigger lets
+    /// through only recorded ranges).
     async fn purge_range(
         &self,
         tenant_id: Uuid,
@@ -415,12 +416,17 @@ impl_store!(PgStore, {
         let parent = tenant_partition(tenant_id);
         let this_month = month_of(self.clock.now()).1;
         for (name, month_end) in self.months(tenant_id).await? {
-            let (oldest, newest): (Option<i64>, Option<i64>) =
-                sqlx::query_as(&format!("SELECT min(seq), max(seq) FROM {name}"))
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(internal)?;
-            if newest.is_none_or(|n| n <= to) && month_end <= this_month {
+            let (oldest, newest, critical): (Option<i64>, Option<i64>, i64) =
+                sqlx::query_as(&format!(
+                    "SELECT min(seq), max(seq), count(*) FILTER (WHERE event_type IN ({})) \
+                     FROM {name}",
+                    critical_types_sql()
+                ))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(internal)?;
+            // A month holding critical entries is not dropped: it loses its other rows.
+            if newest.is_none_or(|n| n <= to) && month_end <= this_month && critical == 0 {
                 // Under the tenant's lock, so no append is writing into it.
                 let mut tx = self.pool.begin().await.map_err(internal)?;
                 lock_tenant_row(&mut tx, tenant_id).await?;

@@ -954,7 +954,16 @@ async fn capped_count(
     Ok(if n > cap { (cap, false) } else { (n, true) })
 }
 
-/// The purge's row deletion: the tenant's entries of a recorded range, from the
+/// The critical event types as a SQL list of string literals (catalog names, which
+/// hold no quote).
+fn critical_types_sql() -> String {
+    EventType::critical()
+        .map(|t| format!("'{t}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The purge's row deletion: the tenant's non-critical entries of a recorded range, from the
 /// oldest end, in batches (readers and writers wait at most one batch).
 async fn delete_seq_batches(
     pool: &DbPool,
@@ -963,7 +972,12 @@ async fn delete_seq_batches(
     (from, to): (i64, i64),
     batch: u32,
 ) -> Result<(), StoreError> {
-    let sql = format!("DELETE FROM {table} WHERE tenant_id = $1 AND seq BETWEEN $2 AND $3");
+    // Critical entries keep their content: the purge passes over them.
+    let sql = format!(
+        "DELETE FROM {table} WHERE tenant_id = $1 AND seq BETWEEN $2 AND $3 \
+         AND event_type NOT IN ({})",
+        critical_types_sql()
+    );
     let mut start = from;
     while start <= to {
         let end = (start + i64::from(batch.max(1)) - 1).min(to);

@@ -59,17 +59,42 @@ async fn a_quiet_tenant_purged_entirely_keeps_working() {
     set_retention(app.store.as_ref(), t.id, 30).await;
     let head = app.store.head(t.id).await.unwrap();
     assert!(head > 100);
+    // Critical entries (access changes, Stele's audit events) keep their content.
+    let before = all(app.store.as_ref(), t.id).await;
+    let critical: Vec<_> = before
+        .iter()
+        .filter(|e| e.event_type.is_critical())
+        .cloned()
+        .collect();
+    assert!(
+        !critical.is_empty() && critical.len() < before.len(),
+        "the demo holds both kinds"
+    );
+    let kept = u64::try_from(critical.len()).unwrap();
 
-    // 31 quiet days later the daily job purges every entry the tenant has.
+    // 31 quiet days later the daily job purges every other entry the tenant has.
     clock.advance(Duration::days(31));
     let report = purge_due(&app.state).await.unwrap();
     assert!(report.failed.is_empty(), "{report:?}");
     assert!(report.done.contains(&t.id));
     let left = all(app.store.as_ref(), t.id).await;
-    assert_eq!(left.len(), 1, "only the purge's own entry is left");
-    assert_eq!(left[0].event_type, EventType::AuditPurged);
-    assert_eq!(left[0].seq, i64::try_from(head).unwrap() + 1);
-    assert_eq!(left[0].metadata["to_seq"], json!(head));
+    let (purge_entry, kept_entries) = left.split_last().unwrap();
+    assert_eq!(
+        kept_entries,
+        critical.as_slice(),
+        "critical entries, unchanged"
+    );
+    assert_eq!(purge_entry.event_type, EventType::AuditPurged);
+    assert_eq!(purge_entry.seq, i64::try_from(head).unwrap() + 1);
+    assert_eq!(purge_entry.metadata["to_seq"], json!(head));
+    assert_eq!(purge_entry.metadata["kept_critical"], json!(kept));
+    assert!(
+        purge_entry
+            .description
+            .contains(&format!("keeping {kept} critical entries")),
+        "{}",
+        purge_entry.description
+    );
     assert_eq!(
         app.store.purged_ranges(t.id).await.unwrap(),
         vec![(1, i64::try_from(head).unwrap())]
@@ -87,7 +112,8 @@ async fn a_quiet_tenant_purged_entirely_keeps_working() {
         .await
         .unwrap();
     assert!(verified.ok, "{verified:?}");
-    assert_eq!(verified.purged, head);
+    assert_eq!(verified.purged, head - kept);
+    assert_eq!(verified.kept_critical, kept);
     let cp = super::sign(&app.state, t.id).await;
     assert_eq!(cp.tree_size, head + 2);
     assert_eq!(cp.signed_at, clock.now());
@@ -95,7 +121,16 @@ async fn a_quiet_tenant_purged_entirely_keeps_working() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let offline = app::verify::verify_export(body.lines(), None, &keys(&app.state)).unwrap();
     assert!(offline.complete && offline.signature_checked, "{offline:?}");
-    assert_eq!(offline.window.unwrap().0, i64::try_from(head).unwrap() + 1);
+    // The export holds the kept entries among the proof nodes of the purged ones.
+    assert_eq!(offline.window.unwrap().0, 1);
+    assert_eq!(offline.kept_critical, kept);
+    let window_end = offline.window.unwrap().1;
+    let with_content = all(app.store.as_ref(), t.id)
+        .await
+        .iter()
+        .filter(|e| e.seq <= window_end)
+        .count();
+    assert_eq!(offline.entries, u64::try_from(with_content).unwrap());
     assert_eq!(
         offline.purged_ranges,
         vec![(1, i64::try_from(head).unwrap())]
@@ -121,8 +156,11 @@ async fn a_quiet_tenant_purged_entirely_keeps_working() {
         .await;
     assert_eq!(manual.status, StatusCode::OK, "{}", manual.body);
     let after = all(app.store.as_ref(), t.id).await;
-    assert_eq!(after.len(), 1);
-    assert_eq!(after[0].event_type, EventType::AuditPurged);
+    // The first purge's entry is critical too (audit), and stays with the others.
+    let (last, rest) = after.split_last().unwrap();
+    assert_eq!(last.event_type, EventType::AuditPurged);
+    assert!(rest.iter().all(|e| e.event_type.is_critical()), "{rest:?}");
+    assert!(rest.len() > critical.len());
     app.login(JANE).await;
     // A huge day count is a clear 400, not a panic.
     let huge = app

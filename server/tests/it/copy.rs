@@ -189,3 +189,204 @@ async fn a_tampered_source_is_not_reported_as_copied() {
     );
     db.drop_it().await;
 }
+
+/// A PostgreSQL database of the schema before issue 13 (hex hashes in entries and
+/// chain links, every Merkle level stored) is migrated in place by `0002_lean` when
+/// a store opens it: the same entries and hashes, the same tree, and it verifies.
+#[tokio::test]
+async fn a_postgres_database_of_the_earlier_schema_is_migrated_in_place() {
+    use chrono::Datelike;
+    // The log as the current schema writes it, for comparison.
+    let current = Database::new().await;
+    let store = PgStore::open(&current.url()).await.unwrap();
+    let t = store.create_tenant("acme", "Acme MSP").await.unwrap();
+    let mut batch: Vec<_> = (1..=45).map(entry).collect();
+    batch[3] = batch[3]
+        .clone()
+        .target("trunk", "SIP-6", Some("Main trunk"));
+    store.append(t.id, batch).await.unwrap();
+    let expected = all_entries(&store, t.id).await;
+    let expected_root = app::ssr::integrity::root_at(&store, t.id, 45)
+        .await
+        .unwrap();
+    let nodes = "SELECT level, idx, hash FROM merkle_nodes ORDER BY level, idx";
+    let expected_nodes: Vec<(i64, i64, Vec<u8>)> =
+        sqlx::query_as(nodes).fetch_all(store.pool()).await.unwrap();
+    let tenant_row: (i64, String) =
+        sqlx::query_as("SELECT created_at, verification_token FROM tenants WHERE id = $1")
+            .bind(t.id.to_string())
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    drop(store);
+    current.drop_it().await;
+
+    // The earlier schema: migration 0001 only, filled as it stored the log then.
+    let old = Database::new().await;
+    let pool = sqlx::PgPool::connect(&old.url()).await.unwrap();
+    let mut migrator = sqlx::migrate!("../migrations/postgres");
+    migrator.migrations = std::borrow::Cow::Owned(
+        migrator
+            .migrations
+            .iter()
+            .filter(|m| m.version <= 1)
+            .cloned()
+            .collect(),
+    );
+    migrator.run(&pool).await.unwrap();
+    let tenant = t.id.to_string();
+    let parent = format!("entries_t{}", t.id.simple());
+    sqlx::query(
+        "INSERT INTO tenants (id, slug, name, created_at, verification_token) \
+         VALUES ($1, 'acme', 'Acme MSP', $2, $3)",
+    )
+    .bind(&tenant)
+    .bind(tenant_row.0)
+    .bind(&tenant_row.1)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(&format!(
+        "CREATE TABLE {parent} PARTITION OF entries FOR VALUES IN ('{tenant}') \
+         PARTITION BY RANGE (recorded_at)"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let mut months = std::collections::BTreeSet::new();
+    for e in &expected {
+        months.insert((e.recorded_at.year(), e.recorded_at.month()));
+    }
+    for (y, m) in months {
+        let start = chrono::NaiveDate::from_ymd_opt(y, m, 1).unwrap();
+        let end = if m == 12 {
+            chrono::NaiveDate::from_ymd_opt(y + 1, 1, 1).unwrap()
+        } else {
+            chrono::NaiveDate::from_ymd_opt(y, m + 1, 1).unwrap()
+        };
+        let ms =
+            |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp_millis();
+        sqlx::query(&format!(
+            "CREATE TABLE {parent}_{y:04}{m:02} PARTITION OF {parent} FOR VALUES FROM ({}) TO ({})",
+            ms(start),
+            ms(end)
+        ))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let mut frontier = app::merkle::Frontier::default();
+    for e in &expected {
+        sqlx::query(
+            "INSERT INTO entries (id, tenant_id, seq, recorded_at, occurred_at, event_type, \
+             category, action, description, actor_kind, actor_id, actor_label, instance_id, \
+             instance_name, target_kind, target_id, target_name, changes, metadata, ctx_ip, \
+             ctx_user_agent, ctx_session_id, ctx_request_id, idempotency_key, entry_digest, \
+             prev_hash, hash, canonical_version, source_kind, source_id, source_name) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+             $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)",
+        )
+        .bind(e.id.to_string())
+        .bind(&tenant)
+        .bind(e.seq)
+        .bind(e.recorded_at.timestamp_millis())
+        .bind(e.occurred_at.timestamp_millis())
+        .bind(e.event_type.as_str())
+        .bind(e.category().as_str())
+        .bind(e.action().as_str())
+        .bind(&e.description)
+        .bind(e.actor.kind.as_str())
+        .bind(&e.actor.id)
+        .bind(&e.actor.label)
+        .bind(e.instance.as_ref().map(|i| i.id.clone()))
+        .bind(e.instance.as_ref().map(|i| i.name.clone()))
+        .bind(e.target.as_ref().map(|x| x.kind.clone()))
+        .bind(e.target.as_ref().map(|x| x.id.clone()))
+        .bind(e.target.as_ref().and_then(|x| x.name.clone()))
+        .bind(serde_json::to_string(&e.changes).unwrap())
+        .bind(serde_json::to_string(&e.metadata).unwrap())
+        .bind(&e.context.ip)
+        .bind(&e.context.user_agent)
+        .bind(&e.context.session_id)
+        .bind(&e.context.request_id)
+        .bind(&e.idempotency_key)
+        .bind(&e.entry_digest)
+        .bind(&e.prev_hash)
+        .bind(&e.hash)
+        .bind(i64::try_from(e.v).unwrap())
+        .bind(e.source.as_ref().map(|s| s.kind.as_str()))
+        .bind(e.source.as_ref().and_then(|s| s.id.clone()))
+        .bind(e.source.as_ref().map(|s| s.name.clone()))
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO chain_links (tenant_id, seq, entry_digest, hash) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&tenant)
+        .bind(e.seq)
+        .bind(&e.entry_digest)
+        .bind(&e.hash)
+        .execute(&pool)
+        .await
+        .unwrap();
+        let digest: [u8; 32] = hex::decode(&e.entry_digest).unwrap().try_into().unwrap();
+        for (level, idx, hash) in frontier.push(app::merkle::leaf_hash(&digest)) {
+            sqlx::query(
+                "INSERT INTO merkle_nodes (tenant_id, level, idx, hash) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&tenant)
+            .bind(i64::from(level))
+            .bind(i64::try_from(idx).unwrap())
+            .bind(hash.to_vec())
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    }
+    let old_kind: String = sqlx::query_scalar(
+        "SELECT data_type FROM information_schema.columns WHERE table_name = 'chain_links' AND column_name = 'hash'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(old_kind, "text", "the old layout holds hex text");
+    pool.close().await;
+
+    let migrated = PgStore::open(&old.url()).await.unwrap();
+    assert_eq!(all_entries(&migrated, t.id).await, expected);
+    let migrated_nodes: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(nodes)
+        .fetch_all(migrated.pool())
+        .await
+        .unwrap();
+    assert_eq!(migrated_nodes, expected_nodes, "levels 4 and up remain");
+    assert_eq!(
+        app::ssr::integrity::root_at(&migrated, t.id, 45)
+            .await
+            .unwrap(),
+        expected_root
+    );
+    let report = app::ssr::integrity::verify_log(&migrated, t.id, &[])
+        .await
+        .unwrap();
+    assert!(report.ok, "{report:?}");
+    let next = migrated.append(t.id, vec![entry(46)]).await.unwrap();
+    assert_eq!(next[0].seq, 46);
+    let kind: String = sqlx::query_scalar(
+        "SELECT data_type FROM information_schema.columns WHERE table_name = 'chain_links' AND column_name = 'hash'",
+    )
+    .fetch_one(migrated.pool())
+    .await
+    .unwrap();
+    assert_eq!(kind, "bytea");
+    let hash_columns: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'entries' \
+         AND column_name IN ('entry_digest', 'prev_hash', 'hash')",
+    )
+    .fetch_one(migrated.pool())
+    .await
+    .unwrap();
+    assert_eq!(hash_columns, 0);
+    drop(migrated);
+    old.drop_it().await;
+}
