@@ -199,19 +199,8 @@ async fn a_postgres_database_of_the_earlier_schema_is_migrated_in_place() {
     // The log as the current schema writes it, for comparison.
     let current = Database::new().await;
     let store = PgStore::open(&current.url()).await.unwrap();
-    let t = store.create_tenant("acme", "Acme MSP").await.unwrap();
-    let mut batch: Vec<_> = (1..=45).map(entry).collect();
-    batch[3] = batch[3]
-        .clone()
-        .target("trunk", "SIP-6", Some("Main trunk"));
-    store.append(t.id, batch).await.unwrap();
-    let expected = all_entries(&store, t.id).await;
-    let expected_root = app::ssr::integrity::root_at(&store, t.id, 45)
-        .await
-        .unwrap();
-    let nodes = "SELECT level, idx, hash FROM merkle_nodes ORDER BY level, idx";
-    let expected_nodes: Vec<(i64, i64, Vec<u8>)> =
-        sqlx::query_as(nodes).fetch_all(store.pool()).await.unwrap();
+    let log = super::write_migration_log(&store).await;
+    let (t, expected) = (&log.tenant, &log.entries);
     let tenant_row: (i64, String) =
         sqlx::query_as("SELECT created_at, verification_token FROM tenants WHERE id = $1")
             .bind(t.id.to_string())
@@ -224,16 +213,10 @@ async fn a_postgres_database_of_the_earlier_schema_is_migrated_in_place() {
     // The earlier schema: migration 0001 only, filled as it stored the log then.
     let old = Database::new().await;
     let pool = sqlx::PgPool::connect(&old.url()).await.unwrap();
-    let mut migrator = sqlx::migrate!("../migrations/postgres");
-    migrator.migrations = std::borrow::Cow::Owned(
-        migrator
-            .migrations
-            .iter()
-            .filter(|m| m.version <= 1)
-            .cloned()
-            .collect(),
-    );
-    migrator.run(&pool).await.unwrap();
+    super::migrations_up_to(sqlx::migrate!("../migrations/postgres"), 1)
+        .run(&pool)
+        .await
+        .unwrap();
     let tenant = t.id.to_string();
     let parent = format!("entries_t{}", t.id.simple());
     sqlx::query(
@@ -254,7 +237,7 @@ async fn a_postgres_database_of_the_earlier_schema_is_migrated_in_place() {
     .await
     .unwrap();
     let mut months = std::collections::BTreeSet::new();
-    for e in &expected {
+    for e in expected {
         months.insert((e.recorded_at.year(), e.recorded_at.month()));
     }
     for (y, m) in months {
@@ -276,7 +259,7 @@ async fn a_postgres_database_of_the_earlier_schema_is_migrated_in_place() {
         .unwrap();
     }
     let mut frontier = app::merkle::Frontier::default();
-    for e in &expected {
+    for e in expected {
         sqlx::query(
             "INSERT INTO entries (id, tenant_id, seq, recorded_at, occurred_at, event_type, \
              category, action, description, actor_kind, actor_id, actor_label, instance_id, \
@@ -354,24 +337,7 @@ async fn a_postgres_database_of_the_earlier_schema_is_migrated_in_place() {
     pool.close().await;
 
     let migrated = PgStore::open(&old.url()).await.unwrap();
-    assert_eq!(all_entries(&migrated, t.id).await, expected);
-    let migrated_nodes: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(nodes)
-        .fetch_all(migrated.pool())
-        .await
-        .unwrap();
-    assert_eq!(migrated_nodes, expected_nodes, "levels 4 and up remain");
-    assert_eq!(
-        app::ssr::integrity::root_at(&migrated, t.id, 45)
-            .await
-            .unwrap(),
-        expected_root
-    );
-    let report = app::ssr::integrity::verify_log(&migrated, t.id, &[])
-        .await
-        .unwrap();
-    assert!(report.ok, "{report:?}");
-    let next = migrated.append(t.id, vec![entry(46)]).await.unwrap();
-    assert_eq!(next[0].seq, 46);
+    super::check_migrated(&migrated, &log).await;
     let kind: String = sqlx::query_scalar(
         "SELECT data_type FROM information_schema.columns WHERE table_name = 'chain_links' AND column_name = 'hash'",
     )

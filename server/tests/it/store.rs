@@ -1007,22 +1007,8 @@ async fn a_sqlite_database_of_the_earlier_schema_is_migrated_in_place() {
     let current = server::store::SqliteStore::open(&current_url)
         .await
         .unwrap();
-    let t = tenant(&current, "acme").await;
-    let mut batch: Vec<NewEntry> = (1..=45).map(entry).collect();
-    batch[3] = batch[3]
-        .clone()
-        .target("trunk", "SIP-6", Some("Main trunk"));
-    current.append(t.id, batch).await.unwrap();
-    let expected = all_entries(&current, t.id).await;
-    let expected_root = app::ssr::integrity::root_at(&current, t.id, 45)
-        .await
-        .unwrap();
-    let nodes = "SELECT level, idx, hash FROM merkle_nodes ORDER BY level, idx";
-    let expected_nodes: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(nodes)
-        .fetch_all(current.pool())
-        .await
-        .unwrap();
-    assert!(!expected_nodes.is_empty());
+    let log = super::write_migration_log(&current).await;
+    let (t, expected) = (&log.tenant, &log.entries);
     drop(current);
 
     // The earlier schema: migrations up to 0011, filled with the same log as it
@@ -1033,16 +1019,10 @@ async fn a_sqlite_database_of_the_earlier_schema_is_migrated_in_place() {
         .unwrap()
         .create_if_missing(true);
     let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-    let mut migrator = sqlx::migrate!("../migrations/sqlite");
-    migrator.migrations = std::borrow::Cow::Owned(
-        migrator
-            .migrations
-            .iter()
-            .filter(|m| m.version <= 11)
-            .cloned()
-            .collect(),
-    );
-    migrator.run(&pool).await.unwrap();
+    super::migrations_up_to(sqlx::migrate!("../migrations/sqlite"), 11)
+        .run(&pool)
+        .await
+        .unwrap();
     let mut conn = pool.acquire().await.unwrap();
     let current_file = dir.path().join("current.db");
     sqlx::query(&format!(
@@ -1076,7 +1056,7 @@ async fn a_sqlite_database_of_the_earlier_schema_is_migrated_in_place() {
     }
     // Then every level of the tree was stored, leaves included.
     let mut frontier = app::merkle::Frontier::default();
-    for e in &expected {
+    for e in expected {
         let digest: [u8; 32] = hex::decode(&e.entry_digest).unwrap().try_into().unwrap();
         for (level, idx, hash) in frontier.push(app::merkle::leaf_hash(&digest)) {
             sqlx::query(
@@ -1100,44 +1080,7 @@ async fn a_sqlite_database_of_the_earlier_schema_is_migrated_in_place() {
     pool.close().await;
 
     let migrated = server::store::SqliteStore::open(&old_url).await.unwrap();
-    assert_eq!(all_entries(&migrated, t.id).await, expected);
-    let migrated_nodes: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(nodes)
-        .fetch_all(migrated.pool())
-        .await
-        .unwrap();
-    assert_eq!(migrated_nodes, expected_nodes, "levels 4 and up remain");
-    assert_eq!(
-        app::ssr::integrity::root_at(&migrated, t.id, 45)
-            .await
-            .unwrap(),
-        expected_root
-    );
-    // A proof through recomputed low levels still verifies against that root.
-    let proof = app::ssr::integrity::inclusion_proof(&migrated, t.id, 37, 45)
-        .await
-        .unwrap();
-    let digest: [u8; 32] = hex::decode(&expected[37].entry_digest)
-        .unwrap()
-        .try_into()
-        .unwrap();
-    assert!(app::merkle::verify_inclusion(
-        37,
-        45,
-        &app::merkle::leaf_hash(&digest),
-        &proof,
-        &expected_root
-    ));
-    let report = app::ssr::integrity::verify_log(&migrated, t.id, &[])
-        .await
-        .unwrap();
-    assert!(report.ok, "{report:?}");
-    // Appending goes on from the migrated tip.
-    let next = migrated.append(t.id, vec![entry(46)]).await.unwrap();
-    assert_eq!(next[0].seq, 46);
-    let report = app::ssr::integrity::verify_log(&migrated, t.id, &[])
-        .await
-        .unwrap();
-    assert!(report.ok, "{report:?}");
+    super::check_migrated(&migrated, &log).await;
     // The earlier layout is gone: no hash columns left on entries, bytes in links.
     let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info('entries')")
         .fetch_all(migrated.pool())
