@@ -360,7 +360,9 @@ async fn write_requests(
                     }
                     deferred.add(r, appended, written);
                 }
-                Err(err) => answers.push((r.reply, Err(err))),
+                // Its answer stands only if what was deferred before it commits (a
+                // key it conflicts with may be one of theirs): kept with them.
+                Err(err) => deferred.add_failed(r, err),
             }
             continue;
         }
@@ -439,7 +441,8 @@ struct Computed {
     tenant_id: Uuid,
     /// The request's own events, for a retry on its own.
     batch: Vec<NewEntry>,
-    appended: Vec<Appended>,
+    /// Its answer if the deferred requests commit as computed.
+    result: Result<Vec<Appended>, StoreError>,
 }
 
 /// The plain appends of a group (no mutation) since the last flush: their writes are
@@ -483,7 +486,17 @@ impl Deferred {
             reply: r.reply,
             tenant_id: r.tenant_id,
             batch: r.batch,
-            appended,
+            result: Ok(appended),
+        });
+    }
+
+    /// A request whose computation failed on the deferred state: it writes nothing.
+    fn add_failed(&mut self, r: Request, err: StoreError) {
+        self.requests.push(Computed {
+            reply: r.reply,
+            tenant_id: r.tenant_id,
+            batch: r.batch,
+            result: Err(err),
         });
     }
 
@@ -513,7 +526,7 @@ impl Deferred {
             tx.release_savepoint().await?;
             self.start_tips.clear();
             for c in self.requests.drain(..) {
-                answers.push((c.reply, Ok(c.appended)));
+                answers.push((c.reply, c.result));
             }
             return Ok(());
         };
@@ -522,7 +535,9 @@ impl Deferred {
         for (t, before) in self.start_tips.drain() {
             tips.insert(t, before);
         }
-        // The retries write their keys to the database: look them up there again.
+        // Every deferred request runs again (the failed ones too: what they failed
+        // on may be gone), and the retries write their keys to the database: look
+        // them up there again.
         self.known.clear();
         let mut retries = std::mem::take(&mut self.requests).into_iter();
         while let Some(c) = retries.next() {
