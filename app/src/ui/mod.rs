@@ -2,6 +2,7 @@
 //! The UI hides what the server would refuse anyway; the server decides.
 
 mod admin;
+mod catalog;
 mod diff;
 mod entry;
 mod feed;
@@ -87,6 +88,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/entries/:id") view=entry::EntryPage/>
                     <Route path=path!("/verify/:token") view=integrity::VerifyPage/>
                     <Route path=path!("/admin") view=admin::AdminPage/>
+                    <Route path=path!("/catalog") view=catalog::CatalogPage/>
                 </Routes>
             </main>
         </Router>
@@ -114,6 +116,7 @@ fn TopBar() -> impl IntoView {
                     {me.tenant_slug.is_some().then(|| view! { <a href="/instances">"Instances"</a> })}
                     {me.super_admin.then(|| view! { <a href="/master">"Master view"</a> })}
                     {me.sees_tenant_feed().then(|| view! { <a href="/admin">"Administration"</a> })}
+                    <a href="/catalog">"Catalog"</a>
                 })}
             </nav>
             <div class="whoami">
