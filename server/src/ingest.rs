@@ -197,7 +197,6 @@ pub struct Known<'a> {
     pub stele_users: &'a std::collections::HashSet<String>,
 }
 
-/// The actor ids a request names (to look up which are Stele accounts).
 /// Whether some event names an instance without its name (which then comes from
 /// the instances Stele knows).
 pub fn needs_instance_names(events: &[Value]) -> bool {
@@ -208,6 +207,7 @@ pub fn needs_instance_names(events: &[Value]) -> bool {
     })
 }
 
+/// The actor ids a request names (to look up which are Stele accounts).
 pub fn actor_ids(events: &[Value]) -> Vec<String> {
     let mut ids: Vec<String> = events
         .iter()

@@ -836,20 +836,10 @@ pub async fn export_header(
     let purged_end = purged.iter().map(|r| r.1).max().unwrap_or(0);
     // Critical entries keep their content inside purged ranges: then the export
     // starts at seq 1 and holds them among proof nodes for what was purged.
-    let (kept, _) = if purged_end > 0 {
-        state
-            .store
-            .count(
-                &app::store::EntryQuery {
-                    tenant_id: Some(tenant.id),
-                    max_seq: Some(purged_end),
-                    ..app::store::EntryQuery::default()
-                },
-                1,
-            )
-            .await?
+    let kept = if purged_end > 0 {
+        app::ssr::retention::kept_in(state, tenant.id, (1, purged_end)).await?
     } else {
-        (0, true)
+        0
     };
     let from_seq = if kept > 0 { 1 } else { purged_end + 1 };
     let covering = state

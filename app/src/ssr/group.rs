@@ -374,10 +374,6 @@ async fn write_requests(
         {
             return Err(deferred.fail(answers, r.reply, err));
         }
-        let extra = match fields.get(&t) {
-            Some(Some(extra)) => extra,
-            _ => unreachable!("checked above"),
-        };
         let start = match tips.get(&t) {
             Some(start) => start.clone(),
             None => match tip(tx.as_mut(), t, extra).await {

@@ -532,6 +532,7 @@ pub async fn verify_log(
                 ));
                 break;
             }
+            let in_purged = purged.iter().any(|(a, b)| (*a..=*b).contains(&link.seq));
             let digest = match by_seq.get(&link.seq) {
                 Some(entry) => {
                     let digest = entry_digest(entry);
@@ -555,13 +556,13 @@ pub async fn verify_log(
                         ));
                         break;
                     }
-                    if purged.iter().any(|(a, b)| (*a..=*b).contains(&link.seq)) {
+                    if in_purged {
                         kept_count += 1;
                     }
                     digest
                 }
                 // Retention removed this content: the link alone carries the chain.
-                None if purged.iter().any(|(a, b)| (*a..=*b).contains(&link.seq)) => {
+                None if in_purged => {
                     purged_count += 1;
                     decode_digest(&link.entry_digest)?
                 }

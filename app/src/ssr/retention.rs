@@ -26,6 +26,26 @@ fn label(days: Option<u32>) -> String {
     days.map_or_else(|| "unlimited".to_owned(), |d| format!("{d} days"))
 }
 
+/// How many entries of a purged range kept their content (the critical ones).
+pub async fn kept_in(
+    state: &AppState,
+    tenant: Uuid,
+    (from, to): (i64, i64),
+) -> Result<i64, AppError> {
+    let upto = |max_seq: i64| EntryQuery {
+        tenant_id: Some(tenant),
+        max_seq: Some(max_seq),
+        ..EntryQuery::default()
+    };
+    let (through_to, _) = state.store.count(&upto(to), u64::MAX - 1).await?;
+    let (before, _) = if from > 1 {
+        state.store.count(&upto(from - 1), u64::MAX - 1).await?
+    } else {
+        (0, true)
+    };
+    Ok(i64::try_from(through_to.saturating_sub(before)).unwrap_or(0))
+}
+
 /// Deletes a recorded range's content, then appends its `audit.purged` entry
 /// together with the mark that it was audited (one transaction).
 async fn finish_purge(
@@ -75,26 +95,6 @@ async fn finish_purge(
 /// interrupted purge recorded but did not finish (or did not audit) is finished and
 /// audited first. Returns the seq range purged now, all of it (ranges are
 /// contiguous from the oldest end), if any.
-/// How many entries of a purged range kept their content (the critical ones).
-pub async fn kept_in(
-    state: &AppState,
-    tenant: Uuid,
-    (from, to): (i64, i64),
-) -> Result<i64, AppError> {
-    let upto = |max_seq: i64| EntryQuery {
-        tenant_id: Some(tenant),
-        max_seq: Some(max_seq),
-        ..EntryQuery::default()
-    };
-    let (through_to, _) = state.store.count(&upto(to), u64::MAX - 1).await?;
-    let (before, _) = if from > 1 {
-        state.store.count(&upto(from - 1), u64::MAX - 1).await?
-    } else {
-        (0, true)
-    };
-    Ok(i64::try_from(through_to.saturating_sub(before)).unwrap_or(0))
-}
-
 pub async fn purge_tenant(
     state: &AppState,
     tenant: Uuid,

@@ -881,7 +881,6 @@ fn time_bounds(filter: &FeedFilter) -> Option<(i64, i64)> {
     ))
 }
 
-/// The entry columns of the entries table aliased `e`.
 /// The entry columns of the entries table aliased `e`, with its chain columns from
 /// [`LINK_JOINS`].
 fn prefixed_columns() -> String {

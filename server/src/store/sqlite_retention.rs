@@ -9,7 +9,7 @@
 
 use super::internal;
 use app::store::StoreError;
-use sqlx::{Acquire, SqlitePool};
+use sqlx::SqlitePool;
 use uuid::Uuid;
 
 /// After a purge's deletes: makes the deleted bytes unrecoverable from the
@@ -38,28 +38,29 @@ pub async fn truncate_wal(pool: &SqlitePool, tenant_id: Uuid) -> Result<(), Stor
 pub async fn merge_search_index(pool: &SqlitePool) -> Result<(), StoreError> {
     const STEP: i64 = 500;
     let mut conn = pool.acquire().await.map_err(internal)?;
-    let conn = conn.acquire().await.map_err(internal)?;
     let blocks: i64 = sqlx::query_scalar("SELECT count(*) FROM entries_fts_data")
         .fetch_one(&mut *conn)
         .await
         .map_err(internal)?;
+    let changes = "SELECT total_changes()";
+    let mut before: i64 = sqlx::query_scalar(changes)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(internal)?;
     for _ in 0..(2 * blocks / STEP + 10) {
-        let before: i64 = sqlx::query_scalar("SELECT total_changes()")
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(internal)?;
         sqlx::query("INSERT INTO entries_fts (entries_fts, rank) VALUES ('merge', $1)")
             .bind(-STEP)
             .execute(&mut *conn)
             .await
             .map_err(internal)?;
-        let after: i64 = sqlx::query_scalar("SELECT total_changes()")
+        let after: i64 = sqlx::query_scalar(changes)
             .fetch_one(&mut *conn)
             .await
             .map_err(internal)?;
         if after - before < 2 {
             return Ok(());
         }
+        before = after;
     }
     tracing::warn!("purge: the search index merge did not finish; the next purge goes on");
     Ok(())

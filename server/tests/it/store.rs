@@ -1,4 +1,4 @@
-use super::{all_entries, entry, fresh_store, tenant};
+use super::{all_entries, entry, fresh_store, tenant, MerkleRows};
 use app::api::FeedFilter;
 use app::canonical::ChainVerifier;
 use app::catalog::{Category, EventType};
@@ -755,9 +755,8 @@ async fn a_sqlite_database_missing_merkle_subtrees_gets_them_back_when_opened() 
         .append(t.id, (1..=50).map(entry).collect())
         .await
         .unwrap();
-    let nodes = "SELECT level, idx, hash FROM merkle_nodes ORDER BY level, idx";
     let pool = store.pool().clone();
-    let before: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(nodes).fetch_all(&pool).await.unwrap();
+    let before = store.merkle_rows().await;
     drop(store);
     sqlx::query("DROP TRIGGER merkle_nodes_refuse_delete")
         .execute(&pool)
@@ -771,11 +770,7 @@ async fn a_sqlite_database_missing_merkle_subtrees_gets_them_back_when_opened() 
     assert!(gone.rows_affected() > 0, "the test can fail");
     pool.close().await;
     let reopened = server::store::SqliteStore::open(&url).await.unwrap();
-    let after: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(nodes)
-        .fetch_all(reopened.pool())
-        .await
-        .unwrap();
-    assert_eq!(after, before);
+    assert_eq!(reopened.merkle_rows().await, before);
     let report = app::ssr::integrity::verify_log(&reopened, t.id, &[])
         .await
         .unwrap();
