@@ -7,7 +7,7 @@
 //! stack trace. The server maps each variant to its HTTP status in one place.
 
 use crate::auth::{Caller, Role};
-use crate::catalog::{Action, Category, EventType};
+use crate::catalog::Action;
 use crate::entry::Entry;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -117,8 +117,8 @@ impl Me {
 /// The filters a feed accepts. Every field is optional; absent means "any".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedFilter {
-    pub category: Option<Category>,
-    pub event_type: Option<EventType>,
+    pub category: Option<crate::catalog::CategoryName>,
+    pub event_type: Option<crate::catalog::TypeName>,
     pub action: Option<Action>,
     pub instance_id: Option<String>,
     #[serde(default)]
@@ -227,7 +227,33 @@ pub const COUNT_CAP: u64 = 10_000;
 pub struct EntryDetail {
     pub tenant_slug: String,
     pub tenant_name: String,
+    /// The entry's category label as its tenant's catalog names it.
+    #[serde(default)]
+    pub category_label: String,
     pub entry: Entry,
+}
+
+/// One catalog pack as a tenant sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+    pub types: usize,
+}
+
+/// Everything a tenant's log can hold (`/catalog`, `GET /api/v1/catalog`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogView {
+    pub tenant_slug: String,
+    /// Built-in types, then the switched-on packs', then the tenant's own.
+    pub types: Vec<crate::catalog::TypeDef>,
+    /// `(slug, pill label)` of every category the types use.
+    pub categories: Vec<(String, String)>,
+    pub packs: Vec<PackView>,
+    /// Whether the caller may register types and switch packs.
+    pub can_manage: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -365,6 +391,37 @@ pub async fn set_grant(
     granted: bool,
 ) -> Result<UserView, AppError> {
     crate::ssr::admin::set_grant(user_id, instance_id, granted).await
+}
+
+/// What the tenant's log can hold: built-in, pack and own event types.
+#[server(prefix = "/api", endpoint = "catalog", input = Json)]
+pub async fn catalog(tenant: Option<String>) -> Result<CatalogView, AppError> {
+    crate::ssr::catalog::catalog_of(tenant).await
+}
+
+/// Registers or changes one of the tenant's own event types (owners).
+#[server(prefix = "/api", endpoint = "put_event_type", input = Json)]
+pub async fn put_event_type(
+    tenant: Option<String>,
+    input: crate::catalog::TypeInput,
+) -> Result<crate::catalog::TypeDef, AppError> {
+    crate::ssr::catalog::put_own_type(tenant, input).await
+}
+
+/// Retires one of the tenant's own event types (owners).
+#[server(prefix = "/api", endpoint = "retire_event_type", input = Json)]
+pub async fn retire_event_type(tenant: Option<String>, name: String) -> Result<(), AppError> {
+    crate::ssr::catalog::retire_own_type(tenant, name).await
+}
+
+/// Switches a catalog pack on or off (owners).
+#[server(prefix = "/api", endpoint = "set_catalog_pack", input = Json)]
+pub async fn set_catalog_pack(
+    tenant: Option<String>,
+    pack: String,
+    on: bool,
+) -> Result<(), AppError> {
+    crate::ssr::catalog::switch_pack(tenant, pack, on).await
 }
 
 #[server(prefix = "/api", endpoint = "api_keys", input = Json)]

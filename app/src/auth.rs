@@ -102,6 +102,9 @@ pub enum Permission {
     ManageAccess,
     /// Post events through the ingestion API (API keys with the `write` scope only).
     EventsWrite,
+    /// Register, change and retire the tenant's own event types and switch catalog
+    /// packs on and off (owners; API keys with the `catalog:write` scope).
+    ManageCatalog,
 }
 
 /// What it is about.
@@ -156,6 +159,7 @@ pub fn require(
         (Permission::AuditView | Permission::AuditExport | Permission::ManageAccess, _) => {
             role >= Role::Admin
         }
+        (Permission::ManageCatalog, _) => role >= Role::Owner,
     };
     if allowed {
         Ok(())
@@ -179,12 +183,16 @@ pub fn require(
             (Permission::EventsWrite, _) => {
                 "forbidden: events are posted with an API key".to_owned()
             }
+            (Permission::ManageCatalog, _) => {
+                "forbidden: only owners change the tenant's event catalog".to_owned()
+            }
         }))
     }
 }
 
 /// An API key acts inside its own tenant only, within its scopes: `events:write`
-/// posts events, `events:read` reads the tenant's events. Nothing else.
+/// posts events, `events:read` reads the tenant's events, `catalog:write` registers
+/// event types and switches packs. Nothing else.
 fn require_key(
     caller: &Caller,
     scopes: &[String],
@@ -205,9 +213,11 @@ fn require_key(
     let needed = match permission {
         Permission::EventsWrite => "events:write",
         Permission::AuditView | Permission::AuditExport => "events:read",
+        Permission::ManageCatalog => "catalog:write",
         _ => {
             return Err(AppError::Forbidden(
-                "forbidden: API keys can only post and read events".to_owned(),
+                "forbidden: API keys can only post and read events and manage the catalog"
+                    .to_owned(),
             ))
         }
     };

@@ -42,10 +42,11 @@ fn instance_value(i: &Option<InstanceRef>) -> Value {
 }
 
 fn target_value(t: &Option<Target>) -> Value {
-    t.as_ref().map_or(
-        Value::Null,
-        |t| json!({ "kind": t.kind, "id": t.id, "name": t.name }),
-    )
+    t.as_ref().map_or(Value::Null, one_target)
+}
+
+fn one_target(t: &Target) -> Value {
+    json!({ "kind": t.kind, "id": t.id, "name": t.name })
 }
 
 fn changes_value(changes: &[Change]) -> Value {
@@ -86,6 +87,11 @@ pub fn canonical_value(e: &Entry) -> Value {
         "metadata": Value::Object(e.metadata.clone()),
         "context": context_value(&e.context),
     });
+    // Present only when an entry names more than one resource, so entries written
+    // before several targets existed keep their digests.
+    if !e.other_targets.is_empty() {
+        v["other_targets"] = Value::Array(e.other_targets.iter().map(one_target).collect());
+    }
     if e.v >= 2 {
         v["source"] = e.source.as_ref().map_or(
             Value::Null,

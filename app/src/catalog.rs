@@ -139,10 +139,20 @@ pub enum Action {
     Export,
     Purge,
     Sign,
+    Rotate,
+    Unassign,
+    Duplicate,
+    Unseal,
+    Reveal,
+    Approve,
+    Reject,
+    Expire,
+    Cancel,
+    Impersonate,
 }
 
 impl Action {
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 36] = [
         Action::Create,
         Action::Update,
         Action::Delete,
@@ -169,6 +179,16 @@ impl Action {
         Action::Export,
         Action::Purge,
         Action::Sign,
+        Action::Rotate,
+        Action::Unassign,
+        Action::Duplicate,
+        Action::Unseal,
+        Action::Reveal,
+        Action::Approve,
+        Action::Reject,
+        Action::Expire,
+        Action::Cancel,
+        Action::Impersonate,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -199,6 +219,16 @@ impl Action {
             Action::Export => "export",
             Action::Purge => "purge",
             Action::Sign => "sign",
+            Action::Rotate => "rotate",
+            Action::Unassign => "unassign",
+            Action::Duplicate => "duplicate",
+            Action::Unseal => "unseal",
+            Action::Reveal => "reveal",
+            Action::Approve => "approve",
+            Action::Reject => "reject",
+            Action::Expire => "expire",
+            Action::Cancel => "cancel",
+            Action::Impersonate => "impersonate",
         }
     }
 }
@@ -339,6 +369,11 @@ catalog! {
     AuditExported = "audit.exported", Audit, Export;
     AuditPurged = "audit.purged", Audit, Purge;
     AuditCheckpointSigned = "audit.checkpoint_signed", Audit, Sign;
+    CatalogTypeRegistered = "catalog.type_registered", Audit, Create;
+    CatalogTypeChanged = "catalog.type_changed", Audit, Update;
+    CatalogTypeRetired = "catalog.type_retired", Audit, Disable;
+    CatalogPackEnabled = "catalog.pack_enabled", Audit, Enable;
+    CatalogPackDisabled = "catalog.pack_disabled", Audit, Disable;
 }
 
 impl EventType {
@@ -349,6 +384,14 @@ impl EventType {
             self,
             EventType::AlertAutoResolved | EventType::ServiceAutoRestarted | EventType::AuditPurged
         )
+    }
+}
+
+impl EventType {
+    /// A one-line description: the name in words (`extension.greeting_uploaded`:
+    /// "Extension greeting uploaded").
+    pub fn describe(self) -> String {
+        words(&self.as_str().replace('.', " "))
     }
 }
 
@@ -379,6 +422,464 @@ impl<'de> Deserialize<'de> for EventType {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let name = String::deserialize(deserializer)?;
         name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+// ---- the open catalog: pack types and a tenant's own types beside the built-in ones ----
+
+/// The namespace of a tenant's own event types: no built-in or pack type starts
+/// with it, so a tenant's name can never collide with one Stele ships.
+pub const TENANT_NAMESPACE: &str = "custom.";
+
+/// The longest event type or category name.
+pub const MAX_NAME_LEN: usize = 100;
+
+/// Whether `s` is a dotted name of lowercase snake-case segments, like
+/// `migration.item.reveal` (at least two segments).
+pub fn is_dotted_name(s: &str) -> bool {
+    s.len() <= MAX_NAME_LEN && s.split('.').count() >= 2 && s.split('.').all(is_segment)
+}
+
+fn is_segment(seg: &str) -> bool {
+    let mut chars = seg.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Whether `s` is a category slug: one lowercase snake-case segment.
+pub fn is_category_slug(s: &str) -> bool {
+    s.len() <= 40 && is_segment(s)
+}
+
+/// A name that is not an event type name at all (filters and stored rows).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an event type name: expected dotted lowercase words like `route.update`")]
+pub struct InvalidTypeName(pub String);
+
+/// An entry's event type: one of the built-in catalog, or another name (a pack's or
+/// the tenant's own). Which names a tenant may *write* is decided by
+/// [`TenantCatalog::resolve`]; this type only carries a well-formed name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TypeName {
+    Builtin(EventType),
+    /// A well-formed name that is not built in.
+    Other(String),
+}
+
+impl TypeName {
+    pub fn as_str(&self) -> &str {
+        match self {
+            TypeName::Builtin(t) => t.as_str(),
+            TypeName::Other(s) => s,
+        }
+    }
+
+    pub fn builtin(&self) -> Option<EventType> {
+        match self {
+            TypeName::Builtin(t) => Some(*t),
+            TypeName::Other(_) => None,
+        }
+    }
+
+    /// Any well-formed name: the built-in type of that name, or another one.
+    pub fn parse(s: &str) -> Result<Self, InvalidTypeName> {
+        if let Ok(t) = s.parse::<EventType>() {
+            return Ok(TypeName::Builtin(t));
+        }
+        if is_dotted_name(s) {
+            Ok(TypeName::Other(s.to_owned()))
+        } else {
+            Err(InvalidTypeName(s.to_owned()))
+        }
+    }
+
+    pub fn is_system_only(&self) -> bool {
+        self.builtin().is_some_and(EventType::is_system_only)
+    }
+}
+
+impl From<EventType> for TypeName {
+    fn from(t: EventType) -> Self {
+        TypeName::Builtin(t)
+    }
+}
+
+impl PartialEq<EventType> for TypeName {
+    fn eq(&self, other: &EventType) -> bool {
+        self.builtin() == Some(*other)
+    }
+}
+
+impl fmt::Display for TypeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TypeName {
+    type Err = InvalidTypeName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TypeName::parse(s)
+    }
+}
+
+impl Serialize for TypeName {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for TypeName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        TypeName::parse(&name).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An entry's category: a built-in one, or a pack's or tenant's (by slug).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CategoryName {
+    Builtin(Category),
+    Other(String),
+}
+
+impl Default for CategoryName {
+    fn default() -> Self {
+        CategoryName::Other(String::new())
+    }
+}
+
+impl CategoryName {
+    pub fn as_str(&self) -> &str {
+        match self {
+            CategoryName::Builtin(c) => c.as_str(),
+            CategoryName::Other(s) => s,
+        }
+    }
+
+    /// A slug as a category: the built-in one of that name, or another one.
+    pub fn parse(s: &str) -> Option<Self> {
+        if let Ok(c) = s.parse::<Category>() {
+            return Some(CategoryName::Builtin(c));
+        }
+        is_category_slug(s).then(|| CategoryName::Other(s.to_owned()))
+    }
+
+    /// The pill label of a built-in or pack category; a tenant's own categories
+    /// have their label in the tenant's catalog ([`TenantCatalog::category_label`]),
+    /// and without it the slug is shown in words.
+    pub fn label(&self) -> String {
+        match self {
+            CategoryName::Builtin(c) => c.label().to_owned(),
+            CategoryName::Other(s) => crate::packs::category_label(s)
+                .map(str::to_owned)
+                .unwrap_or_else(|| words(s)),
+        }
+    }
+}
+
+/// `host_services` as "Host services".
+fn words(slug: &str) -> String {
+    let text = slug.replace('_', " ");
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// A text that is not a category slug.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a category: expected one lowercase word like `config` or `routes`")]
+pub struct InvalidCategory(pub String);
+
+impl FromStr for CategoryName {
+    type Err = InvalidCategory;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CategoryName::parse(s).ok_or_else(|| InvalidCategory(s.to_owned()))
+    }
+}
+
+impl From<Category> for CategoryName {
+    fn from(c: Category) -> Self {
+        CategoryName::Builtin(c)
+    }
+}
+
+impl PartialEq<Category> for CategoryName {
+    fn eq(&self, other: &Category) -> bool {
+        *self == CategoryName::Builtin(*other)
+    }
+}
+
+impl fmt::Display for CategoryName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for CategoryName {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for CategoryName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        CategoryName::parse(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{name}` is not a category")))
+    }
+}
+
+/// Where an event type comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "id")]
+pub enum TypeOrigin {
+    Builtin,
+    /// A catalog pack, by id (`monitoring`, `api_gateway`).
+    Pack(String),
+    /// The tenant registered it.
+    Tenant,
+}
+
+/// One event type as a tenant's catalog lists it: built in, from a pack, or its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TypeDef {
+    pub name: TypeName,
+    pub category: CategoryName,
+    pub category_label: String,
+    pub action: Action,
+    pub description: String,
+    /// JSON Schema the event's `metadata` must satisfy (tenant types only).
+    #[serde(default)]
+    pub schema: Option<serde_json::Value>,
+    /// Kept whatever the retention.
+    pub critical: bool,
+    /// No longer accepted; its entries stay readable.
+    #[serde(default)]
+    pub retired: bool,
+    pub origin: TypeOrigin,
+}
+
+impl TypeDef {
+    pub fn builtin(t: EventType) -> Self {
+        TypeDef {
+            name: TypeName::Builtin(t),
+            category: CategoryName::Builtin(t.category()),
+            category_label: t.category().label().to_owned(),
+            action: t.action(),
+            description: t.describe(),
+            schema: None,
+            critical: t.is_critical(),
+            retired: false,
+            origin: TypeOrigin::Builtin,
+        }
+    }
+}
+
+/// A type the tenant registered itself (stored in its catalog).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantType {
+    /// `custom.` followed by dotted lowercase words.
+    pub name: String,
+    /// A built-in or pack category's slug, or the tenant's own.
+    pub category: String,
+    /// The pill label of the tenant's own category (ignored for known ones).
+    #[serde(default)]
+    pub category_label: Option<String>,
+    pub action: Action,
+    pub description: String,
+    #[serde(default)]
+    pub schema: Option<serde_json::Value>,
+    #[serde(default)]
+    pub critical: bool,
+    #[serde(default)]
+    pub retired: bool,
+}
+
+/// A type as an owner or producer registers or changes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypeInput {
+    pub name: String,
+    pub category: String,
+    #[serde(default)]
+    pub category_label: Option<String>,
+    pub action: Action,
+    pub description: String,
+    #[serde(default)]
+    pub schema: Option<serde_json::Value>,
+    #[serde(default)]
+    pub critical: bool,
+}
+
+/// What a tenant can receive beyond the built-in catalog: the packs it switched on
+/// and the types it registered. Stored as one JSON document per tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantCatalog {
+    #[serde(default)]
+    pub packs: Vec<String>,
+    #[serde(default)]
+    pub types: Vec<TenantType>,
+}
+
+/// Why a tenant may not write an event type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unwritable {
+    #[error("unknown event type `{0}`: not in Stele's catalog, a switched-on pack or this tenant's own types; register it with POST /api/v1/catalog/types (name `custom.…`, scope `catalog:write`) or switch on the pack that has it (see /catalog)")]
+    Unknown(String),
+    #[error("event type `{name}` belongs to the \"{pack}\" pack, which this tenant has not switched on: POST /api/v1/catalog/packs/{pack_id}")]
+    PackOff {
+        name: String,
+        pack: &'static str,
+        pack_id: &'static str,
+    },
+    #[error("event type `{0}` was retired: its entries stay readable, new ones are refused")]
+    Retired(String),
+}
+
+impl TenantCatalog {
+    pub fn has_pack(&self, id: &str) -> bool {
+        self.packs.iter().any(|p| p == id)
+    }
+
+    /// The definition of a type this tenant may write now.
+    pub fn resolve(&self, name: &str) -> Result<TypeDef, Unwritable> {
+        if let Ok(t) = name.parse::<EventType>() {
+            return Ok(TypeDef::builtin(t));
+        }
+        if let Some(own) = self.types.iter().find(|t| t.name == name) {
+            let def = self.own_def(own);
+            return if own.retired {
+                Err(Unwritable::Retired(name.to_owned()))
+            } else {
+                Ok(def)
+            };
+        }
+        let mut off = None;
+        for pack in crate::packs::PACKS {
+            if let Some(t) = pack.types.iter().find(|t| t.name == name) {
+                if self.has_pack(pack.id) {
+                    return Ok(t.def(pack));
+                }
+                off.get_or_insert(Unwritable::PackOff {
+                    name: name.to_owned(),
+                    pack: pack.name,
+                    pack_id: pack.id,
+                });
+            }
+        }
+        Err(off.unwrap_or_else(|| Unwritable::Unknown(name.to_owned())))
+    }
+
+    fn own_def(&self, t: &TenantType) -> TypeDef {
+        let category = CategoryName::parse(&t.category).unwrap_or_default();
+        TypeDef {
+            name: TypeName::Other(t.name.clone()),
+            category_label: self.category_label(&category),
+            category,
+            action: t.action,
+            description: t.description.clone(),
+            schema: t.schema.clone(),
+            critical: t.critical,
+            retired: t.retired,
+            origin: TypeOrigin::Tenant,
+        }
+    }
+
+    /// A category's pill label as this tenant sees it.
+    pub fn category_label(&self, category: &CategoryName) -> String {
+        if let CategoryName::Other(slug) = category {
+            if crate::packs::category_label(slug).is_none() {
+                if let Some(label) = self
+                    .types
+                    .iter()
+                    .filter(|t| &t.category == slug)
+                    .find_map(|t| t.category_label.clone())
+                {
+                    return label;
+                }
+            }
+        }
+        category.label()
+    }
+
+    /// Every type the tenant can receive or has received: built-in ones, those of
+    /// its packs and its own (retired ones included, marked).
+    pub fn all(&self) -> Vec<TypeDef> {
+        let mut out: Vec<TypeDef> = EventType::ALL
+            .iter()
+            .map(|t| TypeDef::builtin(*t))
+            .collect();
+        for pack in crate::packs::PACKS.iter().filter(|p| self.has_pack(p.id)) {
+            for t in pack.types {
+                if !out.iter().any(|d| d.name.as_str() == t.name) {
+                    out.push(t.def(pack));
+                }
+            }
+        }
+        out.extend(self.types.iter().map(|t| self.own_def(t)));
+        out
+    }
+
+    /// The categories of [`TenantCatalog::all`], in order of first appearance:
+    /// `(slug, label)`.
+    pub fn categories(&self) -> Vec<(CategoryName, String)> {
+        let mut out: Vec<(CategoryName, String)> = Category::ALL
+            .iter()
+            .map(|c| (CategoryName::Builtin(*c), c.label().to_owned()))
+            .collect();
+        for d in self.all() {
+            if !out.iter().any(|(c, _)| *c == d.category) {
+                out.push((d.category.clone(), d.category_label.clone()));
+            }
+        }
+        out
+    }
+
+    /// Whether entries of this tenant can have this category (a filter on anything
+    /// else is a mistake): built-in, any pack's, or one of the tenant's own.
+    pub fn knows_category(&self, category: &CategoryName) -> bool {
+        match category {
+            CategoryName::Builtin(_) => true,
+            CategoryName::Other(slug) => {
+                crate::packs::category_label(slug).is_some()
+                    || self.types.iter().any(|t| &t.category == slug)
+            }
+        }
+    }
+
+    /// Whether entries of this tenant can have this type: built-in, any pack's
+    /// (switched on or not: entries written while it was on stay), or its own.
+    pub fn knows_type(&self, name: &TypeName) -> bool {
+        match name {
+            TypeName::Builtin(_) => true,
+            TypeName::Other(n) => {
+                crate::packs::pack_of(n).is_some() || self.types.iter().any(|t| &t.name == n)
+            }
+        }
+    }
+
+    /// The names whose entries retention keeps: built-in critical types, the
+    /// critical types of every pack (switched on or not: what was written as
+    /// critical stays so), and the tenant's own types flagged critical.
+    pub fn critical_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = EventType::critical().map(str::to_owned).collect();
+        for pack in crate::packs::PACKS {
+            for t in pack.types.iter().filter(|t| t.critical) {
+                if !names.iter().any(|n| n == t.name) {
+                    names.push(t.name.to_owned());
+                }
+            }
+        }
+        names.extend(
+            self.types
+                .iter()
+                .filter(|t| t.critical)
+                .map(|t| t.name.clone()),
+        );
+        names
     }
 }
 
@@ -506,7 +1007,17 @@ mod tests {
             ),
             (
                 Category::Audit,
-                &["audit.exported", "audit.purged", "audit.checkpoint_signed"],
+                &[
+                    "audit.exported",
+                    "audit.purged",
+                    "audit.checkpoint_signed",
+                    // Issue 14: changes to the tenant's catalog.
+                    "catalog.type_registered",
+                    "catalog.type_changed",
+                    "catalog.type_retired",
+                    "catalog.pack_enabled",
+                    "catalog.pack_disabled",
+                ],
             ),
         ];
         let mut total = 0;

@@ -2,7 +2,7 @@
 //! [`Entry`] a reader gets back. There is no type or function that changes an entry
 //! after it was appended.
 
-use crate::catalog::{Action, Category, EventType};
+use crate::catalog::{Action, CategoryName, EventType, TypeDef, TypeName};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -180,12 +180,18 @@ fn version_one() -> u64 {
 /// An entry about to be appended. The store assigns id, seq, recorded_at and the chain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEntry {
-    pub event_type: EventType,
+    pub event_type: TypeName,
+    /// The type's category and action when it was written (stored, not hashed).
+    pub category: CategoryName,
+    pub action: Action,
     pub description: String,
     pub actor: Actor,
     pub occurred_at: Option<DateTime<Utc>>,
     pub instance: Option<InstanceRef>,
     pub target: Option<Target>,
+    /// More resources the entry touches, beside `target` (a client and the route it
+    /// was assigned to).
+    pub other_targets: Vec<Target>,
     pub changes: Vec<Change>,
     pub metadata: Map<String, Value>,
     pub context: Context,
@@ -201,13 +207,21 @@ pub struct NewEntry {
 
 impl NewEntry {
     pub fn new(event_type: EventType, actor: Actor, description: impl Into<String>) -> Self {
+        Self::of(&TypeDef::builtin(event_type), actor, description)
+    }
+
+    /// An entry of any type the tenant may write (built in, a pack's, its own).
+    pub fn of(def: &TypeDef, actor: Actor, description: impl Into<String>) -> Self {
         NewEntry {
-            event_type,
+            event_type: def.name.clone(),
+            category: def.category.clone(),
+            action: def.action,
             description: description.into(),
             actor,
             occurred_at: None,
             instance: None,
             target: None,
+            other_targets: Vec::new(),
             changes: Vec::new(),
             metadata: Map::new(),
             context: Context::default(),
@@ -299,10 +313,13 @@ impl NewEntry {
             recorded_at,
             occurred_at,
             event_type: self.event_type,
+            category: self.category,
+            action: self.action,
             description: self.description,
             actor: self.actor,
             instance: self.instance,
             target: self.target,
+            other_targets: self.other_targets,
             changes: self.changes,
             metadata: self.metadata,
             context: self.context,
@@ -328,11 +345,19 @@ pub struct Entry {
     pub seq: i64,
     pub recorded_at: DateTime<Utc>,
     pub occurred_at: DateTime<Utc>,
-    pub event_type: EventType,
+    pub event_type: TypeName,
+    /// The type's category and action when the entry was written (not hashed).
+    #[serde(default)]
+    pub category: CategoryName,
+    #[serde(default = "default_action")]
+    pub action: Action,
     pub description: String,
     pub actor: Actor,
     pub instance: Option<InstanceRef>,
     pub target: Option<Target>,
+    /// More resources the entry touches, beside `target`; hashed when present.
+    #[serde(default)]
+    pub other_targets: Vec<Target>,
     pub changes: Vec<Change>,
     pub metadata: Map<String, Value>,
     pub context: Context,
@@ -351,13 +376,22 @@ pub struct Entry {
     pub hash: String,
 }
 
+fn default_action() -> Action {
+    Action::Update
+}
+
 impl Entry {
-    pub fn category(&self) -> Category {
-        self.event_type.category()
+    pub fn category(&self) -> &CategoryName {
+        &self.category
     }
 
     pub fn action(&self) -> Action {
-        self.event_type.action()
+        self.action
+    }
+
+    /// Every resource the entry names: `target`, then the others.
+    pub fn targets(&self) -> impl Iterator<Item = &Target> {
+        self.target.iter().chain(&self.other_targets)
     }
 }
 

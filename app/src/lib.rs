@@ -11,6 +11,7 @@ pub mod clock;
 pub mod diff;
 pub mod entry;
 pub mod merkle;
+pub mod packs;
 pub mod ui;
 pub mod verify;
 

@@ -138,6 +138,13 @@ pub enum Mutation {
         tenant_id: Uuid,
         fields: Vec<String>,
     },
+    /// Replaces the tenant's catalog (packs and own event types) if it is still
+    /// `before`; otherwise the commit fails with a conflict and changes nothing.
+    SetCatalog {
+        tenant_id: Uuid,
+        before: crate::catalog::TenantCatalog,
+        after: crate::catalog::TenantCatalog,
+    },
     /// Records a signed checkpoint of the tenant's tree head.
     AddCheckpoint(crate::checkpoint::Checkpoint),
     /// Sets how many days the tenant keeps content (`None`: forever).
@@ -272,6 +279,9 @@ pub trait Store: Send + Sync + 'static {
     /// The tenant's own additions to the sensitive-field list (masked like the
     /// built-in ones in every entry appended afterwards).
     async fn sensitive_fields(&self, tenant_id: Uuid) -> Result<Vec<String>, StoreError>;
+
+    /// The tenant's packs and own event types (empty for an unknown tenant).
+    async fn catalog(&self, tenant_id: Uuid) -> Result<crate::catalog::TenantCatalog, StoreError>;
 
     /// One page of a tenant's entries matching the filter.
     async fn list(&self, query: &EntryQuery) -> Result<Vec<Entry>, StoreError>;

@@ -98,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
             Category::ALL
                 .iter()
                 .map(|c| FeedFilter {
-                    category: Some(*c),
+                    category: Some((*c).into()),
                     ..f()
                 })
                 .collect(),
@@ -122,7 +122,7 @@ async fn main() -> anyhow::Result<()> {
             ]
             .iter()
             .map(|t| FeedFilter {
-                event_type: Some(*t),
+                event_type: Some((*t).into()),
                 ..f()
             })
             .collect(),
@@ -206,7 +206,7 @@ async fn main() -> anyhow::Result<()> {
             "search + category",
             vec![FeedFilter {
                 q: Some("acme".into()),
-                category: Some(Category::Config),
+                category: Some(Category::Config.into()),
                 ..f()
             }],
         ),

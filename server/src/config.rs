@@ -112,7 +112,8 @@ pub enum ApiKeyCommand {
         tenant: String,
         #[arg(long)]
         name: String,
-        /// write (post events) or read (read events); repeat for both.
+        /// write (post events), read (read events) or catalog (register event
+        /// types, switch packs); repeat for several.
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
     },

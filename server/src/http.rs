@@ -46,6 +46,16 @@ pub fn router(state: AppState, dist: &Path) -> Router {
             post(crate::rest::post_events).get(crate::rest::get_events),
         )
         .route("/api/v1/events/export", get(crate::rest::export_events))
+        .route("/api/v1/catalog", get(crate::rest::get_catalog))
+        .route("/api/v1/catalog/types", post(crate::rest::post_catalog_type))
+        .route(
+            "/api/v1/catalog/types/{name}/retire",
+            post(crate::rest::retire_catalog_type),
+        )
+        .route(
+            "/api/v1/catalog/packs/{pack}",
+            post(crate::rest::enable_pack).delete(crate::rest::disable_pack),
+        )
         .route("/api/v1/openapi.json", get(crate::rest::openapi))
         .route("/api/v1/public-key", get(crate::rest::public_key))
         .route("/api/v1/verify/{token}", get(crate::rest::verification))

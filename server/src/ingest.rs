@@ -4,14 +4,13 @@
 //! Nothing here touches the store; `rest.rs` authenticates, calls [`parse_request`]
 //! and [`validate_event`], and appends the valid events in one transaction.
 
-use app::catalog::{Category, EventType};
+use app::catalog::{Category, EventType, TenantCatalog, TypeDef};
 use app::diff::diff;
 use app::entry::{Actor, Change, Context, InstanceRef, NewEntry, Target};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::str::FromStr;
 
 /// At most this many bytes per request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -27,6 +26,8 @@ pub const MAX_CLOCK_SKEW_MINUTES: i64 = 5;
 const MAX_DESCRIPTION: usize = 2_000;
 const MAX_SHORT: usize = 200;
 const MAX_NAME: usize = 500;
+/// At most this many resources per event (`targets`).
+pub const MAX_TARGETS: usize = 20;
 
 /// The fields an event may have; anything else is refused (typos are caught).
 pub const EVENT_FIELDS: &[&str] = &[
@@ -35,6 +36,7 @@ pub const EVENT_FIELDS: &[&str] = &[
     "actor",
     "instance",
     "target",
+    "targets",
     "before",
     "after",
     "changes",
@@ -195,6 +197,52 @@ pub struct Known<'a> {
     /// Actor ids in the request that are Stele accounts: a producer may not write
     /// in their name.
     pub stele_users: &'a std::collections::HashSet<String>,
+    /// The tenant's packs and own types (read only when an event needs them).
+    pub catalog: &'a TenantCatalog,
+    /// The compiled metadata schemas of the tenant types the request uses, by name.
+    pub schemas: &'a HashMap<String, app::ssr::catalog::Validator>,
+}
+
+/// Whether some event's type is not built in (then the tenant's catalog is read).
+pub fn needs_catalog(events: &[Value]) -> bool {
+    events.iter().any(|e| {
+        e.get("event_type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.parse::<EventType>().is_err())
+    })
+}
+
+/// The metadata schemas of the types a request uses, compiled once per request.
+/// A schema that no longer compiles (it did when registered) is logged and skipped.
+pub fn schemas_for(
+    events: &[Value],
+    catalog: &TenantCatalog,
+) -> HashMap<String, app::ssr::catalog::Validator> {
+    let mut out = HashMap::new();
+    for name in events
+        .iter()
+        .filter_map(|e| e.get("event_type").and_then(Value::as_str))
+    {
+        if out.contains_key(name) {
+            continue;
+        }
+        if let Some(schema) = catalog
+            .types
+            .iter()
+            .find(|t| t.name == name)
+            .and_then(|t| t.schema.as_ref())
+        {
+            match app::ssr::catalog::compile(schema) {
+                Ok(v) => {
+                    out.insert(name.to_owned(), v);
+                }
+                Err(e) => {
+                    tracing::error!(event_type = name, error = %e, "a stored schema does not compile")
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Whether some event names an instance without its name (which then comes from
@@ -326,8 +374,8 @@ pub fn validate_event(value: &Value, known: &Known<'_>) -> Result<NewEntry, Vec<
             f.error("event_type", "is required");
             None
         }
-        Some(Value::String(s)) => match EventType::from_str(s) {
-            Ok(t) if t.category() == Category::Audit => {
+        Some(Value::String(s)) => match known.catalog.resolve(s) {
+            Ok(t) if t.category == Category::Audit => {
                 f.error(
                     "event_type",
                     format!("`{s}` is written by Stele itself, not through the API"),
@@ -349,20 +397,24 @@ pub fn validate_event(value: &Value, known: &Known<'_>) -> Result<NewEntry, Vec<
         }
     };
     let description = f.required_string("description", f.get("description"), MAX_DESCRIPTION);
-    let actor = actor(&mut f, event_type, known);
+    let actor = actor(&mut f, event_type.as_ref(), known);
     let instance = instance(&mut f, known);
-    let target = target(&mut f);
+    let mut targets = targets(&mut f);
     let mut metadata = f.object("metadata", f.get("metadata")).cloned();
-    let changes = changes(&mut f, event_type, metadata.as_mut());
+    if let Some(t) = &event_type {
+        metadata_schema(&mut f, t, metadata.as_ref(), known);
+    }
+    let changes = changes(&mut f, event_type.as_ref(), metadata.as_mut());
     let occurred_at = occurred_at(&mut f, known.now);
     let context = context(&mut f).unwrap_or_else(|| known.request_context.clone());
     let idempotency_key = f.string("idempotency_key", f.get("idempotency_key"), MAX_SHORT);
 
     match (f.errors.is_empty(), event_type) {
         (true, Some(event_type)) => {
-            let mut entry = NewEntry::new(event_type, actor, description);
+            let mut entry = NewEntry::of(&event_type, actor, description);
             entry.instance = instance;
-            entry.target = target;
+            entry.target = (!targets.is_empty()).then(|| targets.remove(0));
+            entry.other_targets = targets;
             entry.changes = changes;
             entry.metadata = metadata.unwrap_or_default();
             entry.occurred_at = occurred_at;
@@ -374,8 +426,8 @@ pub fn validate_event(value: &Value, known: &Known<'_>) -> Result<NewEntry, Vec<
     }
 }
 
-fn actor(f: &mut Fields<'_>, event_type: Option<EventType>, known: &Known<'_>) -> Actor {
-    let system_only = event_type.is_some_and(EventType::is_system_only);
+fn actor(f: &mut Fields<'_>, event_type: Option<&TypeDef>, known: &Known<'_>) -> Actor {
+    let system_only = event_type.is_some_and(|t| t.name.is_system_only());
     let actor = match f.get("actor") {
         None if system_only => Actor::system(),
         None => known.key_actor.clone(),
@@ -425,7 +477,7 @@ fn actor(f: &mut Fields<'_>, event_type: Option<EventType>, known: &Known<'_>) -
         if let Some(t) = event_type {
             f.error(
                 "actor",
-                format!("`{t}` is caused by no person: its actor is system"),
+                format!("`{}` is caused by no person: its actor is system", t.name),
             );
         }
     }
@@ -453,21 +505,80 @@ fn instance(f: &mut Fields<'_>, known: &Known<'_>) -> Option<InstanceRef> {
     Some(InstanceRef { id, name })
 }
 
-fn target(f: &mut Fields<'_>) -> Option<Target> {
-    let m = f.object("target", f.get("target"))?;
-    f.only("target", m, &["kind", "id", "name"]);
-    let kind = f.required_string("target.kind", m.get("kind"), MAX_SHORT);
+/// `target` (one resource) or `targets` (several; the first is the main one).
+fn targets(f: &mut Fields<'_>) -> Vec<Target> {
+    match (f.get("target"), f.get("targets")) {
+        (Some(_), Some(_)) => {
+            f.error("targets", "give either target or targets, not both");
+            Vec::new()
+        }
+        (Some(one), None) => target(f, "target", one).into_iter().collect(),
+        (None, Some(Value::Array(items))) => {
+            if items.len() > MAX_TARGETS {
+                f.error(
+                    "targets",
+                    format!(
+                        "names {} resources; the limit is {MAX_TARGETS}",
+                        items.len()
+                    ),
+                );
+                return Vec::new();
+            }
+            items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| target(f, &format!("targets[{i}]"), item))
+                .collect()
+        }
+        (None, Some(other)) => {
+            f.error(
+                "targets",
+                format!(
+                    "expected an array of {{kind, id, name}}, got {}",
+                    kind(other)
+                ),
+            );
+            Vec::new()
+        }
+        (None, None) => Vec::new(),
+    }
+}
+
+fn target<'a>(f: &mut Fields<'a>, path: &str, value: &'a Value) -> Option<Target> {
+    let m = f.object(path, Some(value))?;
+    f.only(path, m, &["kind", "id", "name"]);
+    let kind = f.required_string(&format!("{path}.kind"), m.get("kind"), MAX_SHORT);
     let id = match m.get("id") {
         Some(Value::Number(n)) => n.to_string(),
-        other => f.required_string("target.id", other, MAX_SHORT),
+        other => f.required_string(&format!("{path}.id"), other, MAX_SHORT),
     };
-    let name = f.string("target.name", m.get("name"), MAX_NAME);
+    let name = f.string(&format!("{path}.name"), m.get("name"), MAX_NAME);
     Some(Target { kind, id, name })
+}
+
+/// A tenant type's metadata schema, checked with every error named by its path
+/// (`metadata.retries`, `metadata.hosts[2]`).
+fn metadata_schema(
+    f: &mut Fields<'_>,
+    t: &TypeDef,
+    metadata: Option<&Map<String, Value>>,
+    known: &Known<'_>,
+) {
+    if t.schema.is_none() {
+        return;
+    }
+    let Some(validator) = known.schemas.get(t.name.as_str()) else {
+        return;
+    };
+    let value = Value::Object(metadata.cloned().unwrap_or_default());
+    for (path, message) in app::ssr::catalog::schema_errors(validator, &value) {
+        f.error(format!("metadata{path}"), message);
+    }
 }
 
 fn changes<'a>(
     f: &mut Fields<'a>,
-    event_type: Option<EventType>,
+    event_type: Option<&TypeDef>,
     metadata: Option<&mut Map<String, Value>>,
 ) -> Vec<Change> {
     let before = f.get("before");
@@ -503,7 +614,7 @@ fn changes<'a>(
             diff(before.unwrap_or(&empty), after.unwrap_or(&empty))
         }
     };
-    if event_type == Some(EventType::ConfigParameterPushed) {
+    if event_type.is_some_and(|t| t.name == EventType::ConfigParameterPushed) {
         parameter_push(f, metadata, &mut changes);
     }
     changes
@@ -705,11 +816,142 @@ mod tests {
             request_context: ctx,
             now: Utc::now(),
             stele_users: &NO_USERS,
+            catalog: &CATALOG,
+            schemas: &SCHEMAS,
         }
     }
 
     static NO_USERS: std::sync::LazyLock<std::collections::HashSet<String>> =
         std::sync::LazyLock::new(Default::default);
+
+    /// The gateway pack on, and one own type with a metadata schema.
+    static CATALOG: std::sync::LazyLock<TenantCatalog> =
+        std::sync::LazyLock::new(|| TenantCatalog {
+            packs: vec!["api_gateway".into()],
+            types: vec![
+                app::catalog::TenantType {
+                    name: "custom.backup.completed".into(),
+                    category: "backups".into(),
+                    category_label: Some("Backups".into()),
+                    action: app::catalog::Action::Complete,
+                    description: "Backup completed".into(),
+                    schema: Some(json!({
+                        "type": "object",
+                        "required": ["job"],
+                        "properties": {
+                            "job": {"type": "string"},
+                            "bytes": {"type": "integer", "minimum": 0},
+                            "hosts": {"type": "array", "items": {"type": "string"}}
+                        }
+                    })),
+                    critical: false,
+                    retired: false,
+                },
+                app::catalog::TenantType {
+                    name: "custom.old.thing".into(),
+                    category: "config".into(),
+                    category_label: None,
+                    action: app::catalog::Action::Update,
+                    description: "Retired".into(),
+                    schema: None,
+                    critical: false,
+                    retired: true,
+                },
+            ],
+        });
+
+    static SCHEMAS: std::sync::LazyLock<HashMap<String, app::ssr::catalog::Validator>> =
+        std::sync::LazyLock::new(|| {
+            schemas_for(
+                &[json!({"event_type": "custom.backup.completed"})],
+                &CATALOG,
+            )
+        });
+
+    #[test]
+    fn pack_and_own_types_resolve_and_others_say_how_to_register() {
+        let ok = check(json!({"event_type": "route.update", "description": "x"})).unwrap();
+        assert_eq!(ok.category.as_str(), "routes");
+        assert_eq!(ok.action, app::catalog::Action::Update);
+        let own = check(json!({
+            "event_type": "custom.backup.completed", "description": "x", "metadata": {"job": "nightly"}
+        }))
+        .unwrap();
+        assert_eq!(own.category.as_str(), "backups");
+        for (event_type, says) in [
+            ("host.create", "\"Monitoring\" pack"),
+            ("custom.never.registered", "POST /api/v1/catalog/types"),
+            ("custom.old.thing", "retired"),
+            ("catalog.type_registered", "written by Stele itself"),
+            ("Route.Update", "unknown event type"),
+        ] {
+            let errors = check(json!({"event_type": event_type, "description": "x"})).unwrap_err();
+            assert_eq!(errors.len(), 1, "{event_type}: {errors:?}");
+            assert_eq!(errors[0].field, "event_type");
+            assert!(
+                errors[0].message.contains(says),
+                "{event_type}: {}",
+                errors[0].message
+            );
+        }
+    }
+
+    #[test]
+    fn metadata_schema_errors_name_the_path() {
+        let errors = check(json!({
+            "event_type": "custom.backup.completed",
+            "description": "x",
+            "metadata": {"bytes": -1, "hosts": ["a", 7]}
+        }))
+        .unwrap_err();
+        let mut paths: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        paths.sort();
+        assert_eq!(
+            paths,
+            ["metadata", "metadata.bytes", "metadata.hosts[1]"],
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.message.contains("job")),
+            "{errors:?}"
+        );
+        // No metadata at all is checked as `{}`.
+        let errors = check(json!({"event_type": "custom.backup.completed", "description": "x"}))
+            .unwrap_err();
+        assert_eq!(errors[0].field, "metadata");
+    }
+
+    #[test]
+    fn several_targets_are_read_in_order_and_checked_each() {
+        let e = check(json!({
+            "event_type": "client.assign",
+            "description": "Assigned client office-ip to route stripe-payments",
+            "targets": [
+                {"kind": "client", "id": "cl_1", "name": "office-ip"},
+                {"kind": "route", "id": "route_abc123", "name": "stripe-payments"}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(e.target.as_ref().unwrap().kind, "client");
+        assert_eq!(e.other_targets.len(), 1);
+        assert_eq!(e.other_targets[0].id, "route_abc123");
+        let both = check(json!({
+            "event_type": "client.assign", "description": "x",
+            "target": {"kind": "client", "id": "1"}, "targets": []
+        }));
+        assert_eq!(fields(both), ["targets"]);
+        let bad = check(json!({
+            "event_type": "client.assign", "description": "x",
+            "targets": [{"kind": "client", "id": "1"}, {"kind": "route"}, 5]
+        }));
+        assert_eq!(fields(bad), ["targets[1].id", "targets[2]"]);
+        let many: Vec<Value> = (0..=MAX_TARGETS)
+            .map(|i| json!({"kind": "k", "id": i}))
+            .collect();
+        let too_many =
+            check(json!({"event_type": "client.assign", "description": "x", "targets": many}));
+        assert_eq!(fields(too_many), ["targets"]);
+    }
 
     fn check(event: Value) -> Result<NewEntry, Vec<FieldError>> {
         let instances = HashMap::from([("pbx-1".to_owned(), "Acme HQ".to_owned())]);

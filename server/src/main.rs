@@ -211,6 +211,7 @@ async fn api_key(cmd: ApiKeyCommand) -> anyhow::Result<()> {
         .map(|s| match s.as_str() {
             "write" => "events:write".to_owned(),
             "read" => "events:read".to_owned(),
+            "catalog" => "catalog:write".to_owned(),
             other => other.to_owned(),
         })
         .collect();

@@ -146,7 +146,8 @@ async fn authenticate(
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // documentation only: events are validated field by field in `ingest`
 pub struct EventIn {
-    /// A dotted name from Stele's catalog, e.g. `extension.updated`.
+    /// A dotted name from Stele's catalog, a switched-on pack (`host.create`,
+    /// `byok.kms.rotate`) or the tenant's own types (`custom.…`), e.g. `extension.updated`.
     #[schema(example = "extension.updated")]
     event_type: String,
     /// A human-readable sentence (at most 2,000 characters).
@@ -159,6 +160,9 @@ pub struct EventIn {
     instance: Option<InstanceIn>,
     /// The thing changed.
     target: Option<TargetIn>,
+    /// Several things it touches (at most 20), instead of `target`: the first is the
+    /// main one; the target filters match any of them.
+    targets: Option<Vec<TargetIn>>,
     /// The state before; Stele computes `changes` from `before` and `after`.
     #[schema(value_type = Option<Object>)]
     before: Option<serde_json::Value>,
@@ -355,7 +359,16 @@ async fn ingest_request(state: &AppState, req: Request) -> Result<Response, ApiE
             }
         }
     }
+    // So is the catalog, for events whose type is not built in.
+    let catalog = if ingest::needs_catalog(&events) {
+        state.store.catalog(key.tenant_id).await?
+    } else {
+        app::catalog::TenantCatalog::default()
+    };
+    let schemas = ingest::schemas_for(&events, &catalog);
     let known = Known {
+        catalog: &catalog,
+        schemas: &schemas,
         stele_users: &stele_users,
         instances: &instances,
         key_actor: &key_actor,
@@ -446,6 +459,10 @@ pub struct EntryDoc {
     #[schema(format = DateTime)]
     occurred_at: String,
     event_type: String,
+    /// The type's category when the entry was written (not hashed).
+    category: String,
+    /// The type's action when the entry was written (not hashed).
+    action: String,
     description: String,
     /// `{kind: user|system|api_key, id, label}`
     #[schema(value_type = Object)]
@@ -455,6 +472,9 @@ pub struct EntryDoc {
     instance: Option<serde_json::Value>,
     #[schema(value_type = Option<Object>)]
     target: Option<serde_json::Value>,
+    /// More `{kind, id, name}` the entry touches (hashed when not empty).
+    #[schema(value_type = Vec<Object>)]
+    other_targets: Vec<serde_json::Value>,
     changes: Vec<ChangeDoc>,
     #[schema(value_type = Object)]
     metadata: serde_json::Value,
@@ -612,6 +632,7 @@ pub async fn get_events(
             Scope::Tenant(key.tenant_id),
         )?;
         let (after_seq, limit, filter) = parse_read_params(&params)?;
+        app::ssr::catalog::check_filter(&state, key.tenant_id, &filter).await?;
         let mut entries = state
             .store
             .list(&EntryQuery {
@@ -751,6 +772,7 @@ pub async fn export_events(
                 ApiError::new(400, "invalid_parameter", "format: expected csv or ndjson")
             })?;
         let filter = export_filter(&params)?;
+        app::ssr::catalog::check_filter(&state, tenant.id, &filter).await?;
         let last_seq =
             i64::try_from(app::ssr::integrity::tree_size(state.store.as_ref(), tenant.id).await?)
                 .unwrap_or(i64::MAX);
@@ -1113,6 +1135,213 @@ pub async fn consistency(
         .map_or_else(IntoResponse::into_response, IntoResponse::into_response)
 }
 
+// ---- the catalog: /api/v1/catalog -------------------------------------------------
+
+/// A tenant event type to register or change (`custom.…`).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documentation of `app::catalog::TypeInput`; a test keeps them equal
+pub struct TypeIn {
+    /// `custom.` and dotted lowercase words, e.g. `custom.backup.completed`.
+    #[schema(example = "custom.backup.completed")]
+    name: String,
+    /// A built-in or pack category's slug, or one of the tenant's own.
+    #[schema(example = "backups")]
+    category: String,
+    /// The pill label of a new category of the tenant's own.
+    #[schema(example = "Backups")]
+    category_label: Option<String>,
+    /// create, update, delete, enable, disable, rotate, assign, unassign, revoke, …
+    #[schema(example = "complete")]
+    action: String,
+    /// One line, at most 200 characters.
+    description: String,
+    /// A JSON Schema the events' `metadata` must satisfy; errors name their path.
+    #[schema(value_type = Option<Object>)]
+    schema: Option<serde_json::Value>,
+    /// Keep this type's entries whatever the retention.
+    critical: Option<bool>,
+}
+
+/// What the tenant's log can hold: `app::api::CatalogView`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct CatalogOut {
+    tenant_slug: String,
+    /// `{name, category, category_label, action, description, schema, critical,
+    /// retired, origin: {kind: builtin|pack|tenant, id}}`
+    #[schema(value_type = Vec<Object>)]
+    types: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    categories: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    packs: Vec<serde_json::Value>,
+    can_manage: bool,
+}
+
+/// The key's tenant, after checking the key may do `permission` there.
+async fn catalog_caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    permission: Permission,
+) -> Result<(ApiKeyRecord, app::ssr::catalog::Editor, bool), ApiError> {
+    let (caller, key) = authenticate(state, headers).await?;
+    require(Some(&caller), permission, Scope::Tenant(key.tenant_id))?;
+    let can_manage = key.scopes.iter().any(|s| s == "catalog:write");
+    let editor = app::ssr::catalog::Editor {
+        actor: Actor::api_key(key.id.to_string(), &key.name),
+        context: Context::default(),
+    };
+    Ok((key, editor, can_manage))
+}
+
+/// Every event type the tenant can receive: built in, its packs' and its own.
+#[utoipa::path(
+    get,
+    path = "/api/v1/catalog",
+    tag = "catalog",
+    responses(
+        (status = 200, description = "The tenant's catalog", body = CatalogOut),
+        (status = 401, description = "Missing, unknown or revoked API key", body = ErrorBody),
+        (status = 403, description = "The key has neither `events:read` nor `catalog:write`", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn get_catalog(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let result = async {
+        let (caller, key) = authenticate(&state, &headers).await?;
+        let scope = Scope::Tenant(key.tenant_id);
+        if require(Some(&caller), Permission::ManageCatalog, scope.clone()).is_err() {
+            require(Some(&caller), Permission::AuditView, scope)?;
+        }
+        let tenant = state
+            .store
+            .tenant_by_id(key.tenant_id)
+            .await?
+            .ok_or_else(|| ApiError::new(404, "not_found", "the key's tenant is gone"))?;
+        let can_manage = key.scopes.iter().any(|s| s == "catalog:write");
+        let view = app::ssr::catalog::view(&state, tenant.id, tenant.slug, can_manage).await?;
+        Ok::<_, ApiError>(Json(view))
+    };
+    result
+        .await
+        .map_or_else(IntoResponse::into_response, IntoResponse::into_response)
+}
+
+/// Registers a tenant event type, or changes (and un-retires) the one of that name.
+/// Audited as `catalog.type_registered` / `catalog.type_changed`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/catalog/types",
+    tag = "catalog",
+    request_body = TypeIn,
+    responses(
+        (status = 200, description = "Registered or changed: the type as the catalog lists it"),
+        (status = 400, description = "Not a valid type: the message names the field", body = ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked API key", body = ErrorBody),
+        (status = 403, description = "The key lacks the `catalog:write` scope", body = ErrorBody),
+        (status = 409, description = "The catalog changed meanwhile; nothing was written", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn post_catalog_type(State(state): State<AppState>, req: Request) -> Response {
+    let result = async {
+        let (key, editor, _) =
+            catalog_caller(&state, req.headers(), Permission::ManageCatalog).await?;
+        let bytes = to_bytes(req.into_body(), 64 * 1024)
+            .await
+            .map_err(|_| ApiError::new(413, "body_too_large", "a type is at most 64 KiB"))?;
+        let input: app::catalog::TypeInput = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::new(400, "invalid_type", format!("not a type: {e}")))?;
+        let def = app::ssr::catalog::put_type(&state, key.tenant_id, editor, input).await?;
+        Ok::<_, ApiError>(Json(def))
+    };
+    result
+        .await
+        .map_or_else(IntoResponse::into_response, IntoResponse::into_response)
+}
+
+/// Retires a tenant event type: new events of it are refused (422), its entries stay
+/// readable and filterable. Audited as `catalog.type_retired`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/catalog/types/{name}/retire",
+    tag = "catalog",
+    params(("name" = String, Path, description = "The type's name, `custom.…`")),
+    responses(
+        (status = 204, description = "Retired (or retired already)"),
+        (status = 403, description = "The key lacks the `catalog:write` scope", body = ErrorBody),
+        (status = 404, description = "The tenant has no such type", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn retire_catalog_type(
+    State(state): State<AppState>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let (key, editor, _) = catalog_caller(&state, &headers, Permission::ManageCatalog).await?;
+        app::ssr::catalog::retire_type(&state, key.tenant_id, editor, &name).await?;
+        Ok::<_, ApiError>(StatusCode::NO_CONTENT)
+    };
+    result
+        .await
+        .map_or_else(IntoResponse::into_response, IntoResponse::into_response)
+}
+
+/// Switches a catalog pack on (`POST`) or off (`DELETE`) for the key's tenant.
+/// Audited as `catalog.pack_enabled` / `catalog.pack_disabled`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/catalog/packs/{pack}",
+    tag = "catalog",
+    params(("pack" = String, Path, description = "`monitoring` or `api_gateway`")),
+    responses(
+        (status = 204, description = "Switched on (or on already)"),
+        (status = 403, description = "The key lacks the `catalog:write` scope", body = ErrorBody),
+        (status = 404, description = "No such pack", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn enable_pack(
+    State(state): State<AppState>,
+    axum::extract::Path(pack): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    switch_pack(state, pack, headers, true).await
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/catalog/packs/{pack}",
+    tag = "catalog",
+    params(("pack" = String, Path, description = "`monitoring` or `api_gateway`")),
+    responses(
+        (status = 204, description = "Switched off: its types are refused from now on, their entries stay"),
+        (status = 403, description = "The key lacks the `catalog:write` scope", body = ErrorBody),
+        (status = 404, description = "No such pack", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn disable_pack(
+    State(state): State<AppState>,
+    axum::extract::Path(pack): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    switch_pack(state, pack, headers, false).await
+}
+
+async fn switch_pack(state: AppState, pack: String, headers: HeaderMap, on: bool) -> Response {
+    let result = async {
+        let (key, editor, _) = catalog_caller(&state, &headers, Permission::ManageCatalog).await?;
+        app::ssr::catalog::set_pack(&state, key.tenant_id, editor, &pack, on).await?;
+        Ok::<_, ApiError>(StatusCode::NO_CONTENT)
+    };
+    result
+        .await
+        .map_or_else(IntoResponse::into_response, IntoResponse::into_response)
+}
+
 // ---- the OpenAPI document --------------------------------------------------------
 
 struct BearerKey;
@@ -1141,15 +1370,16 @@ impl Modify for BearerKey {
         description = "Producer systems post audit events; SIEM pipelines read them by seq. \
 Limits: 1 MiB and 1,000 events per request, 64 KiB per event, JSON nesting depth 32."
     ),
-    paths(post_events, get_events, export_events, public_key, verification, note_checkpoint, inclusion, consistency),
+    paths(post_events, get_events, export_events, get_catalog, post_catalog_type, retire_catalog_type, enable_pack, disable_pack, public_key, verification, note_checkpoint, inclusion, consistency),
     components(schemas(
         BatchIn, EventIn, ActorIn, InstanceIn, TargetIn, ChangeDoc, ContextDoc,
         IngestResponse, EventResult, FieldError, EventsPage, EntryDoc, ErrorBody, ErrorDetail,
-        PublicKeyOut, VerificationOut, InclusionOut, ConsistencyOut
+        PublicKeyOut, VerificationOut, InclusionOut, ConsistencyOut, TypeIn, CatalogOut
     )),
     modifiers(&BearerKey),
     tags(
         (name = "events", description = "Audit events"),
+        (name = "catalog", description = "The event types a tenant can post: packs and its own types"),
         (name = "verification", description = "Public, unauthenticated: checkpoints and proofs")
     )
 )]
@@ -1205,6 +1435,19 @@ mod tests {
             .collect();
         documented.sort();
         assert_eq!(documented, params);
+        let input = app::catalog::TypeInput {
+            name: "custom.x".into(),
+            category: "config".into(),
+            category_label: None,
+            action: app::catalog::Action::Create,
+            description: "x".into(),
+            schema: None,
+            critical: false,
+        };
+        let json = serde_json::to_value(&input).unwrap();
+        let mut fields: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
+        fields.sort();
+        assert_eq!(properties(&doc, "TypeIn"), fields);
         let post = doc.paths.paths["/api/v1/events"].post.as_ref().unwrap();
         for status in ["200", "207", "400", "401", "403", "413", "422"] {
             assert!(post.responses.responses.contains_key(status), "{status}");

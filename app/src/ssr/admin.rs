@@ -15,7 +15,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 /// Scopes an API key may carry.
-pub const API_KEY_SCOPES: [&str; 2] = ["events:write", "events:read"];
+pub const API_KEY_SCOPES: [&str; 3] = ["events:write", "events:read", "catalog:write"];
 /// How long a set-password link stays valid.
 pub const SET_PASSWORD_HOURS: i64 = 72;
 
@@ -331,6 +331,22 @@ pub async fn issue_api_key(
             "unknown scope `{bad}`: expected {}",
             API_KEY_SCOPES.join(" or ")
         )));
+    }
+    // A key can do no more than the person who creates it: only owners (and the
+    // command line) hand out `catalog:write`.
+    if let Some(session) = session {
+        if scopes.iter().any(|s| s == "catalog:write") {
+            require(
+                Some(&session.caller),
+                Permission::ManageCatalog,
+                Scope::Tenant(tenant),
+            )
+            .map_err(|_| {
+                AppError::Forbidden(
+                    "forbidden: only owners create keys that manage the event catalog".to_owned(),
+                )
+            })?;
+        }
     }
     let secret = format!("stk_{}", random_token());
     let key = ApiKeyRecord {

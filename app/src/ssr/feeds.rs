@@ -56,11 +56,13 @@ async fn page(
     filter: FeedFilter,
     cursor: Option<i64>,
 ) -> Result<FeedPage, AppError> {
+    let filter = filter.validated()?;
+    super::catalog::check_filter(state, tenant.id, &filter).await?;
     let mut entries = state
         .store
         .list(&EntryQuery {
             tenant_id: Some(tenant.id),
-            filter: filter.validated()?,
+            filter,
             order: Order::NewestFirst,
             cursor,
             limit: FEED_PAGE_SIZE + 1,
@@ -229,9 +231,11 @@ pub async fn entry(id: Uuid) -> Result<EntryDetail, AppError> {
         .tenant_by_id(entry.tenant_id)
         .await?
         .ok_or_else(not_found)?;
+    let catalog = state.store.catalog(tenant.id).await?;
     Ok(EntryDetail {
         tenant_slug: tenant.slug,
         tenant_name: tenant.name,
+        category_label: catalog.category_label(entry.category()),
         entry,
     })
 }

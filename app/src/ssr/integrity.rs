@@ -405,7 +405,7 @@ async fn signed_in_log(
             .list(&EntryQuery {
                 tenant_id: Some(tenant),
                 filter: crate::api::FeedFilter {
-                    event_type: Some(EventType::AuditCheckpointSigned),
+                    event_type: Some(EventType::AuditCheckpointSigned.into()),
                     ..Default::default()
                 },
                 order: Order::OldestFirst,

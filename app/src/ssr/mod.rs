@@ -2,6 +2,7 @@
 //! respond; authorization always goes through [`crate::auth::require`].
 
 pub mod admin;
+pub mod catalog;
 pub mod feeds;
 pub mod group;
 pub mod integrity;

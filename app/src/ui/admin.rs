@@ -176,6 +176,7 @@ fn ApiKeys(version: RwSignal<u32>, report: Callback<Result<String, AppError>>) -
     let name = RwSignal::new(String::new());
     let write = RwSignal::new(true);
     let read = RwSignal::new(false);
+    let catalog = RwSignal::new(false);
     let secret = RwSignal::new(None::<String>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -185,6 +186,9 @@ fn ApiKeys(version: RwSignal<u32>, report: Callback<Result<String, AppError>>) -
         }
         if read.get_untracked() {
             scopes.push("events:read".to_owned());
+        }
+        if catalog.get_untracked() {
+            scopes.push("catalog:write".to_owned());
         }
         spawn_local(async move {
             match create_api_key(name.get_untracked(), scopes).await {
@@ -259,6 +263,7 @@ fn ApiKeys(version: RwSignal<u32>, report: Callback<Result<String, AppError>>) -
                 prop:value=name on:input=move |ev| name.set(event_target_value(&ev))/>
             <label class="grant"><input type="checkbox" prop:checked=write on:change=move |_| write.update(|w| *w = !*w)/>"write events"</label>
             <label class="grant"><input type="checkbox" prop:checked=read on:change=move |_| read.update(|r| *r = !*r)/>"read events"</label>
+            <label class="grant"><input type="checkbox" prop:checked=catalog on:change=move |_| catalog.update(|c| *c = !*c)/>"manage event types"</label>
             <button type="submit" class="primary">"Create key"</button>
             {move || secret.get().map(|s| view! {
                 <p class="secret">"The key's secret, shown only now: "<code>{s}</code></p>

@@ -48,7 +48,8 @@ fn row(label: &'static str, value: Option<String>) -> impl IntoView {
 fn Detail(detail: EntryDetail) -> impl IntoView {
     let e = detail.entry;
     let now = chrono::Utc::now();
-    let category = e.category();
+    let category = e.category().clone();
+    let category_label = detail.category_label.clone();
     let back = match &e.instance {
         Some(i) => format!("/instances/{}?tenant={}", i.id, detail.tenant_slug),
         None => format!("/audit?tenant={}", detail.tenant_slug),
@@ -74,8 +75,8 @@ fn Detail(detail: EntryDetail) -> impl IntoView {
                 <h2 id="overview">"Overview"</h2>
                 <dl class="facts">
                     <dt>"Event"</dt>
-                    <dd><span class=format!("badge cat-{}", category.as_str())>{e.event_type.as_str()}</span>
-                        {format!(" {} · {}", category.label(), e.action().as_str())}</dd>
+                    <dd><span class=format!("badge cat-{}", category.as_str())>{e.event_type.to_string()}</span>
+                        {format!(" {} · {}", category_label, e.action().as_str())}</dd>
                     <dt>"When"</dt>
                     <dd><time title=utc_title(e.occurred_at)>{local(e.occurred_at)}</time>
                         {format!(" ({})", relative(e.occurred_at, now))}</dd>

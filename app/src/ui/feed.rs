@@ -45,11 +45,16 @@ impl Source {
         }
     }
 
-    fn pills(&self) -> Vec<Category> {
-        match self {
-            Source::Tenant { .. } => Category::ALL.to_vec(),
-            Source::Instance { .. } => Category::INSTANCE_PILLS.to_vec(),
-        }
+    /// The built-in pills; the tenant feed adds its packs' and own categories.
+    fn pills(&self) -> Vec<(String, String)> {
+        let builtin: &[Category] = match self {
+            Source::Tenant { .. } => &Category::ALL,
+            Source::Instance { .. } => &Category::INSTANCE_PILLS,
+        };
+        builtin
+            .iter()
+            .map(|c| (c.as_str().to_owned(), c.label().to_owned()))
+            .collect()
     }
 }
 
@@ -75,11 +80,16 @@ pub fn InstanceFeedPage() -> impl IntoView {
 
 #[component]
 fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) -> impl IntoView {
-    let category = Memo::new(move |_| {
-        view_query
-            .read()
-            .get("category")
-            .and_then(|c| c.parse::<Category>().ok())
+    let category = Memo::new(move |_| view_query.read().get("category").map(str::to_owned));
+    // The tenant's catalog: its packs' and own categories become pills too.
+    let catalog = LocalResource::new(move || {
+        let src = source.get();
+        async move {
+            match src {
+                Source::Tenant { tenant } => crate::api::catalog(tenant).await.ok(),
+                Source::Instance { .. } => None,
+            }
+        }
     });
     // The instance feed offers only its pills; the tenant feed every filter.
     let filter = Memo::new(move |_| {
@@ -158,8 +168,16 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
             {move || {
                 let src = source.get();
                 let tenant_wide = matches!(src, Source::Tenant { .. });
+                let mut pills = src.pills();
+                if let Some(Some(c)) = catalog.get() {
+                    for (slug, label) in c.categories {
+                        if !pills.iter().any(|(s, _)| *s == slug) {
+                            pills.push((slug, label));
+                        }
+                    }
+                }
                 view! {
-                    <Pills active=category path=src.path() pills=src.pills() view_query=view_query/>
+                    <Pills active=category path=src.path() pills=pills view_query=view_query/>
                     {tenant_wide.then(|| view! {
                         <super::integrity::IntegrityPanel tenant=view_query.get_untracked().get("tenant").map(str::to_owned)/>
                         <FilterBar path="/audit" view_query=view_query/>
@@ -193,25 +211,22 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
 
 #[component]
 fn Pills(
-    active: Memo<Option<Category>>,
+    active: Memo<Option<String>>,
     path: String,
-    pills: Vec<Category>,
+    pills: Vec<(String, String)>,
     view_query: Memo<ViewQuery>,
 ) -> impl IntoView {
-    let pill = move |label: &'static str, value: Option<Category>| {
+    let pill = move |label: String, value: Option<String>| {
         let path = path.clone();
+        let slug = value.clone().unwrap_or_default();
         // Keep the other filters (and a super admin's `tenant`).
-        let href = move || {
-            view_query
-                .read()
-                .with("category", value.map_or("", |c| c.as_str()))
-                .href(&path)
-        };
+        let href = move || view_query.read().with("category", &slug).href(&path);
+        let (v1, v2) = (value.clone(), value);
         view! {
             <a
                 class="pill"
-                class:active=move || active.get() == value
-                aria-current=move || (active.get() == value).then_some("page")
+                class:active=move || active.get() == v1
+                aria-current=move || (active.get() == v2).then_some("page")
                 href=href
             >
                 {label}
@@ -220,8 +235,8 @@ fn Pills(
     };
     view! {
         <nav class="pills" aria-label="Filter by category">
-            {pill("All", None)}
-            {pills.into_iter().map(|c| pill(c.label(), Some(c))).collect_view()}
+            {pill("All".to_owned(), None)}
+            {pills.into_iter().map(|(slug, label)| pill(label, Some(slug))).collect_view()}
         </nav>
     }
 }
@@ -266,10 +281,10 @@ pub fn EntryRow(entry: Entry, now: chrono::DateTime<chrono::Utc>) -> impl IntoVi
     let open = RwSignal::new(false);
     let changes = entry.changes.clone();
     let count = changes.len();
-    let category = entry.category();
+    let category = entry.category().to_string();
     let is_system = entry.actor.kind == ActorKind::System;
     view! {
-        <li class="entry" data-seq=entry.seq data-category=category.as_str()>
+        <li class="entry" data-seq=entry.seq data-category=category.clone()>
             <div class="entry-meta">
                 <time datetime=crate::canonical::format_time(&entry.occurred_at) title=time_title(&entry)>
                     {relative(entry.occurred_at, now)}
@@ -277,7 +292,7 @@ pub fn EntryRow(entry: Entry, now: chrono::DateTime<chrono::Utc>) -> impl IntoVi
                 <span class="actor" class:system=is_system>"by " {super::visible(&entry.actor.label)}</span>
                 {source_link(&entry)}
                 {entry.instance.clone().map(|i| view! { <span class="instance">{super::visible(&i.name)}</span> })}
-                <span class=format!("badge cat-{}", category.as_str())>{entry.event_type.as_str()}</span>
+                <span class=format!("badge cat-{category}")>{entry.event_type.to_string()}</span>
             </div>
             <p class="description">{super::visible(&entry.description)}</p>
             <a class="details" href=format!("/entries/{}", entry.id)>"Details"</a>

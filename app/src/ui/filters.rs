@@ -4,7 +4,7 @@
 //! shows the active ones as removable chips.
 
 use crate::api::{users, FeedFilter};
-use crate::catalog::{Action, Category, EventType};
+use crate::catalog::{Action, Category, CategoryName, EventType, TypeName};
 use chrono::{DateTime, Duration, Local, NaiveDate, TimeZone, Utc};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -120,13 +120,9 @@ impl ViewQuery {
         let text = |k: &str| self.get(k).map(str::to_owned);
         let (since, until) = self.timeframe(now);
         FeedFilter {
-            category: self
-                .get("category")
-                .and_then(|v| v.parse::<Category>().ok()),
+            category: self.get("category").and_then(CategoryName::parse),
             action: self.get("action").and_then(|v| v.parse::<Action>().ok()),
-            event_type: self
-                .get("event_type")
-                .and_then(|v| v.parse::<EventType>().ok()),
+            event_type: self.get("event_type").and_then(|v| TypeName::parse(v).ok()),
             instance_id: text("instance_id"),
             target_kind: text("target_kind"),
             target_id: text("target_id"),
@@ -314,6 +310,11 @@ pub fn FilterBar(path: &'static str, view_query: Memo<ViewQuery>) -> impl IntoVi
     let value =
         move |key: &'static str| move || view_query.read().get(key).unwrap_or_default().to_owned();
     let people = LocalResource::new(users);
+    // Every type the tenant can hold: built-in, its packs' and its own.
+    let catalog = LocalResource::new(move || {
+        let tenant = view_query.read().get("tenant").map(str::to_owned);
+        async move { crate::api::catalog(tenant).await.ok() }
+    });
     let custom = move || view_query.read().get("range") == Some("custom");
     let chip_go = go.clone();
     let clear_go = go.clone();
@@ -329,7 +330,15 @@ pub fn FilterBar(path: &'static str, view_query: Memo<ViewQuery>) -> impl IntoVi
             <label>"Event type"
                 <select aria-label="Event type" on:change=set("event_type") prop:value=value("event_type")>
                     <option value="">"Any"</option>
-                    {EventType::ALL.iter().map(|t| view! { <option value=t.as_str()>{t.as_str()}</option> }).collect_view()}
+                    {move || match catalog.get().flatten() {
+                        Some(c) => c.types.into_iter().map(|t| {
+                            let name = t.name.to_string();
+                            view! { <option value=name.clone()>{name.clone()}</option> }
+                        }).collect_view().into_any(),
+                        None => EventType::ALL.iter().map(|t| view! { <option value=t.as_str()>{t.as_str()}</option> }).collect_view().into_any(),
+                    }}
+                    // A link may name a type the list does not hold.
+                    {move || view_query.read().get("event_type").filter(|t| t.parse::<EventType>().is_err()).map(|t| view! { <option value=t.to_owned()>{t.to_owned()}</option> })}
                 </select>
             </label>
             <label>"Actor"
@@ -437,7 +446,7 @@ mod tests {
             ("actor", "system"),
         ])
         .filter(now);
-        assert_eq!(f.category, Some(Category::Config));
+        assert_eq!(f.category, Some(Category::Config.into()));
         assert_eq!(f.action, None, "an unknown value is ignored");
         assert_eq!(f.since, Some(now - Duration::days(7)));
         assert_eq!(f.actor.as_deref(), Some("system"));

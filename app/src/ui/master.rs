@@ -255,7 +255,7 @@ fn MasterTable(rows: Vec<MasterRow>) -> impl IntoView {
                             <tr data-tenant=r.tenant_slug.clone() data-id=e.id.to_string()>
                                 <td><a href=format!("/entries/{}", e.id)><time title=time_title(e.occurred_at)>{relative(e.occurred_at, now)}</time></a></td>
                                 <td class="tenant">{r.tenant_name}</td>
-                                <td><span class=format!("badge cat-{}", e.category().as_str())>{e.event_type.as_str()}</span></td>
+                                <td><span class=format!("badge cat-{}", e.category())>{e.event_type.to_string()}</span></td>
                                 <td>{e.actor.label}</td>
                                 <td>{e.instance.map(|i| i.name).unwrap_or_default()}</td>
                                 <td>{e.description}</td>

@@ -1,7 +1,7 @@
 //! Moving a deployment: copies a SQLite database into an empty PostgreSQL one,
 //! table by table and row for row (entries with their chain, links, Merkle
-//! subtrees, checkpoints, purge records, idempotency keys, accounts, sessions and
-//! settings), then verifies the destination end to end before it reports success.
+//! subtrees, entry targets, checkpoints, purge records, idempotency keys, accounts,
+//! sessions and settings, the tenants' catalogs), then verifies the destination end to end before it reports success.
 //! Throttling state and claimed job rounds are per moment, not per deployment, and
 //! are not copied.
 
@@ -23,6 +23,7 @@ const TABLES: &[&str] = &[
     "password_tokens",
     "api_keys",
     "entries",
+    "entry_targets",
     "chain_links",
     "merkle_nodes",
     "checkpoints",
@@ -205,7 +206,8 @@ pub async fn sqlite_to_postgres(
             && from.users_of(tenant.id).await? == to.users_of(tenant.id).await?
             && from.api_keys(tenant.id).await? == to.api_keys(tenant.id).await?
             && from.sensitive_fields(tenant.id).await? == to.sensitive_fields(tenant.id).await?
-            && from.retention_days(tenant.id).await? == to.retention_days(tenant.id).await?;
+            && from.retention_days(tenant.id).await? == to.retention_days(tenant.id).await?
+            && from.catalog(tenant.id).await? == to.catalog(tenant.id).await?;
         if !same {
             return Err(StoreError::Invalid(format!(
                 "the copy of tenant `{}` differs from its source; the destination is not usable, drop it",

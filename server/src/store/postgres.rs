@@ -16,7 +16,7 @@
 use super::internal;
 use app::api::FeedFilter;
 use app::auth::Role;
-use app::catalog::EventType;
+use app::catalog::{Action, CategoryName, TypeName};
 use app::checkpoint::Checkpoint;
 use app::clock::{Clock, SystemClock};
 use app::entry::{
@@ -415,12 +415,12 @@ impl_store!(PgStore, {
     ) -> Result<(), StoreError> {
         let parent = tenant_partition(tenant_id);
         let this_month = month_of(self.clock.now()).1;
+        let critical_sql = critical_types_sql(&self.catalog(tenant_id).await?);
         for (name, month_end) in self.months(tenant_id).await? {
             let (oldest, newest, critical): (Option<i64>, Option<i64>, i64) =
                 sqlx::query_as(&format!(
-                    "SELECT min(seq), max(seq), count(*) FILTER (WHERE event_type IN ({})) \
-                     FROM {name}",
-                    critical_types_sql()
+                    "SELECT min(seq), max(seq), count(*) FILTER (WHERE event_type IN ({critical_sql})) \
+                     FROM {name}"
                 ))
                 .fetch_one(&self.pool)
                 .await
@@ -446,8 +446,17 @@ impl_store!(PgStore, {
                 continue;
             }
             let start = from.max(oldest.unwrap_or(from));
-            delete_seq_batches(&self.pool, &name, tenant_id, (start, to), batch).await?;
+            delete_seq_batches(
+                &self.pool,
+                &name,
+                tenant_id,
+                (start, to),
+                batch,
+                &critical_sql,
+            )
+            .await?;
         }
+        purge_entry_targets(&self.pool, tenant_id, (from, to)).await?;
         Ok(())
     }
 });

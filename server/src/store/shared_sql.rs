@@ -11,7 +11,7 @@ type DbPool = sqlx::Pool<Db>;
 type DbRow = <Db as sqlx::Database>::Row;
 
 const ENTRY_COLUMNS: &str = "id, tenant_id, seq, recorded_at, occurred_at, event_type, \
-    description, actor_kind, actor_id, actor_label, instance_id, instance_name, target_kind, \
+    category, action, other_targets, description, actor_kind, actor_id, actor_label, instance_id, instance_name, target_kind, \
     target_id, target_name, changes, metadata, ctx_ip, ctx_user_agent, ctx_session_id, \
     ctx_request_id, idempotency_key, canonical_version, source_kind, source_id, source_name";
 
@@ -84,8 +84,13 @@ fn entry_from_row(row: &DbRow) -> Result<Entry, StoreError> {
     let get_bytes =
         |col: &str| -> Result<Option<Vec<u8>>, StoreError> { row.try_get(col).map_err(internal) };
     let seq: i64 = row.try_get("seq").map_err(internal)?;
-    let event_type =
-        EventType::from_str(&get_str("event_type")?).map_err(|_| corrupt("event_type"))?;
+    let event_type = TypeName::parse(&get_str("event_type")?).map_err(|_| corrupt("event_type"))?;
+    let category = CategoryName::parse(&get_str("category")?).ok_or_else(|| corrupt("category"))?;
+    let action = Action::from_str(&get_str("action")?).map_err(|_| corrupt("action"))?;
+    let other_targets: Vec<Target> = match get_opt("other_targets")? {
+        Some(text) => serde_json::from_str(&text).map_err(|_| corrupt("other_targets"))?,
+        None => Vec::new(),
+    };
     let actor_kind = ActorKind::parse(&get_str("actor_kind")?).ok_or_else(|| corrupt("actor"))?;
     let instance = match (get_opt("instance_id")?, get_opt("instance_name")?) {
         (Some(id), Some(name)) => Some(InstanceRef { id, name }),
@@ -109,6 +114,9 @@ fn entry_from_row(row: &DbRow) -> Result<Entry, StoreError> {
         recorded_at: from_millis(row.try_get("recorded_at").map_err(internal)?)?,
         occurred_at: from_millis(row.try_get("occurred_at").map_err(internal)?)?,
         event_type,
+        category,
+        action,
+        other_targets,
         description: get_str("description")?,
         actor: Actor {
             kind: actor_kind,
@@ -181,7 +189,7 @@ const ROWS_PER_INSERT: usize = 200;
 const ENTRIES_PER_INSERT: usize = 64;
 
 const ENTRY_INSERT: &str = "INSERT INTO entries (id, tenant_id, seq, recorded_at, occurred_at, \
-     event_type, category, action, description, actor_kind, actor_id, actor_label, instance_id, \
+     event_type, category, action, other_targets, description, actor_kind, actor_id, actor_label, instance_id, \
      instance_name, target_kind, target_id, target_name, changes, metadata, ctx_ip, \
      ctx_user_agent, ctx_session_id, ctx_request_id, idempotency_key, canonical_version, \
      source_kind, source_id, source_name) ";
@@ -195,18 +203,30 @@ async fn insert_written(conn: &mut Conn, w: &Written) -> Result<(), StoreError> 
         for rows in chunk.chunks(ENTRIES_PER_INSERT) {
             let mut values = Vec::with_capacity(rows.len());
             for e in rows {
-                values.push((e, to_json(&e.changes)?, to_json(&e.metadata)?, db_i64(e.v)?));
+                let others = if e.other_targets.is_empty() {
+                    None
+                } else {
+                    Some(to_json(&e.other_targets)?)
+                };
+                values.push((
+                    e,
+                    to_json(&e.changes)?,
+                    to_json(&e.metadata)?,
+                    db_i64(e.v)?,
+                    others,
+                ));
             }
             let mut qb = QueryBuilder::<Db>::new(ENTRY_INSERT);
-            qb.push_values(values, |mut b, (e, changes, metadata, v)| {
+            qb.push_values(values, |mut b, (e, changes, metadata, v, others)| {
                 b.push_bind(e.id.to_string())
                     .push_bind(tenant.clone())
                     .push_bind(e.seq)
                     .push_bind(e.recorded_at.timestamp_millis())
                     .push_bind(e.occurred_at.timestamp_millis())
                     .push_bind(e.event_type.as_str())
-                    .push_bind(e.category().as_str())
+                    .push_bind(e.category().as_str().to_owned())
                     .push_bind(e.action().as_str())
+                    .push_bind(others)
                     .push_bind(e.description.clone())
                     .push_bind(e.actor.kind.as_str())
                     .push_bind(e.actor.id.clone())
@@ -250,6 +270,27 @@ async fn insert_written(conn: &mut Conn, w: &Written) -> Result<(), StoreError> 
         // A taken seq would mean two writers held the tenant's lock at once: a bug,
         // not a user's mistake, so it is logged as internal.
         qb.build().execute(&mut *conn).await.map_err(internal)?;
+        // Entries naming several resources list all of them here, for the filters.
+        let targets: Vec<(i64, &Target)> = chunk
+            .iter()
+            .filter(|e| !e.other_targets.is_empty())
+            .flat_map(|e| e.targets().map(move |t| (e.seq, t)))
+            .collect();
+        for rows in targets.chunks(ROWS_PER_INSERT) {
+            let mut qb = QueryBuilder::<Db>::new(
+                "INSERT INTO entry_targets (tenant_id, kind, target_id, seq, name) ",
+            );
+            qb.push_values(rows, |mut b, (seq, t)| {
+                b.push_bind(tenant.clone())
+                    .push_bind(t.kind.clone())
+                    .push_bind(t.id.clone())
+                    .push_bind(*seq)
+                    .push_bind(t.name.clone());
+            });
+            // Two equal targets in one entry are one row.
+            qb.push(" ON CONFLICT DO NOTHING");
+            qb.build().execute(&mut *conn).await.map_err(internal)?;
+        }
     }
     let stored: Vec<_> = w
         .nodes
@@ -758,6 +799,32 @@ async fn apply(conn: &mut Conn, mutation: &Mutation, now: i64) -> Result<(), Sto
                 .map_err(internal)?;
             one_row(done.rows_affected(), "tenant")?;
         }
+        Mutation::SetCatalog {
+            tenant_id,
+            before,
+            after,
+        } => {
+            // Compare-and-set under the row's lock (the no-op update takes it on
+            // PostgreSQL; SQLite's write transaction holds the file's): a change
+            // made meanwhile by another owner or server is not overwritten.
+            let locked = run("UPDATE tenants SET catalog = catalog WHERE id = $1")
+                .bind(tenant_id.to_string())
+                .execute(&mut *conn)
+                .await
+                .map_err(internal)?;
+            one_row(locked.rows_affected(), "tenant")?;
+            if catalog_in(&mut *conn, *tenant_id).await? != *before {
+                return Err(StoreError::Conflict(
+                    "the tenant's catalog changed meanwhile: reload it and try again".to_owned(),
+                ));
+            }
+            run("UPDATE tenants SET catalog = $1 WHERE id = $2")
+                .bind(to_json(after)?)
+                .bind(tenant_id.to_string())
+                .execute(conn)
+                .await
+                .map_err(internal)?;
+        }
         Mutation::SetSensitiveFields { tenant_id, fields } => {
             let done = run("UPDATE tenants SET sensitive_fields = $1 WHERE id = $2")
                 .bind(to_json(fields)?)
@@ -811,11 +878,13 @@ fn push_filter(qb: &mut QueryBuilder<'_, Db>, filter: &FeedFilter, time_by_seq: 
     } else {
         " AND e.occurred_at"
     };
-    if let Some(c) = filter.category {
-        qb.push(" AND e.category = ").push_bind(c.as_str());
+    if let Some(c) = &filter.category {
+        qb.push(" AND e.category = ")
+            .push_bind(c.as_str().to_owned());
     }
-    if let Some(t) = filter.event_type {
-        qb.push(" AND e.event_type = ").push_bind(t.as_str());
+    if let Some(t) = &filter.event_type {
+        qb.push(" AND e.event_type = ")
+            .push_bind(t.as_str().to_owned());
     }
     if let Some(a) = filter.action {
         qb.push(" AND e.action = ").push_bind(a.as_str());
@@ -823,11 +892,24 @@ fn push_filter(qb: &mut QueryBuilder<'_, Db>, filter: &FeedFilter, time_by_seq: 
     if let Some(i) = &filter.instance_id {
         qb.push(" AND e.instance_id = ").push_bind(i.clone());
     }
-    if let Some(k) = &filter.target_kind {
-        qb.push(" AND e.target_kind = ").push_bind(k.clone());
-    }
-    if let Some(t) = &filter.target_id {
-        qb.push(" AND e.target_id = ").push_bind(t.clone());
+    // A target matches an entry's first target or any of the others.
+    if filter.target_kind.is_some() || filter.target_id.is_some() {
+        let (kind, id) = (&filter.target_kind, &filter.target_id);
+        qb.push(" AND ((1 = 1");
+        if let Some(k) = kind {
+            qb.push(" AND e.target_kind = ").push_bind(k.clone());
+        }
+        if let Some(t) = id {
+            qb.push(" AND e.target_id = ").push_bind(t.clone());
+        }
+        qb.push(") OR e.seq IN (SELECT t.seq FROM entry_targets t WHERE t.tenant_id = e.tenant_id");
+        if let Some(k) = kind {
+            qb.push(" AND t.kind = ").push_bind(k.clone());
+        }
+        if let Some(t) = id {
+            qb.push(" AND t.target_id = ").push_bind(t.clone());
+        }
+        qb.push("))");
     }
     match filter.source.as_deref() {
         Some("stele") => {
@@ -856,7 +938,12 @@ fn push_filter(qb: &mut QueryBuilder<'_, Db>, filter: &FeedFilter, time_by_seq: 
             "{CI_CLOSE} OR {CI_OPEN}e.target_name{CI_CLOSE} = {CI_OPEN}"
         ))
         .push_bind(r.clone())
-        .push(format!("{CI_CLOSE})"));
+        .push(format!(
+            "{CI_CLOSE} OR e.seq IN (SELECT t.seq FROM entry_targets t \
+             WHERE t.tenant_id = e.tenant_id AND {CI_OPEN}t.name{CI_CLOSE} = {CI_OPEN}"
+        ))
+        .push_bind(r.clone())
+        .push(format!("{CI_CLOSE}))"));
     }
     if let Some(since) = filter.since {
         qb.push(occurred)
@@ -953,13 +1040,52 @@ async fn capped_count(
     Ok(if n > cap { (cap, false) } else { (n, true) })
 }
 
-/// The critical event types as a SQL list of string literals (catalog names, which
-/// hold no quote).
-fn critical_types_sql() -> String {
-    EventType::critical()
+/// The tenant's critical event types as a SQL list of string literals (dotted
+/// lowercase names, which hold no quote; any other name is left out).
+fn critical_types_sql(catalog: &app::catalog::TenantCatalog) -> String {
+    catalog
+        .critical_names()
+        .into_iter()
+        .filter(|n| app::catalog::is_dotted_name(n))
         .map(|t| format!("'{t}'"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The tenant's catalog; an unknown tenant has the empty one.
+async fn catalog_in(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+) -> Result<app::catalog::TenantCatalog, StoreError> {
+    let text: Option<String> = sqlx::query_scalar("SELECT catalog FROM tenants WHERE id = $1")
+        .bind(tenant_id.to_string())
+        .fetch_optional(conn)
+        .await
+        .map_err(internal)?;
+    match text {
+        Some(t) => serde_json::from_str(&t).map_err(|_| corrupt("catalog")),
+        None => Ok(Default::default()),
+    }
+}
+
+/// After a purge: the target rows of entries that are gone.
+async fn purge_entry_targets(
+    pool: &DbPool,
+    tenant_id: Uuid,
+    (from, to): (i64, i64),
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "DELETE FROM entry_targets WHERE tenant_id = $1 AND seq BETWEEN $2 AND $3 \
+         AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.tenant_id = entry_targets.tenant_id \
+         AND e.seq = entry_targets.seq)",
+    )
+    .bind(tenant_id.to_string())
+    .bind(from)
+    .bind(to)
+    .execute(pool)
+    .await
+    .map_err(internal)?;
+    Ok(())
 }
 
 /// The purge's row deletion: the tenant's non-critical entries of a recorded range, from the
@@ -970,12 +1096,12 @@ async fn delete_seq_batches(
     tenant_id: Uuid,
     (from, to): (i64, i64),
     batch: u32,
+    critical: &str,
 ) -> Result<(), StoreError> {
     // Critical entries keep their content: the purge passes over them.
     let sql = format!(
         "DELETE FROM {table} WHERE tenant_id = $1 AND seq BETWEEN $2 AND $3 \
-         AND event_type NOT IN ({})",
-        critical_types_sql()
+         AND event_type NOT IN ({critical})"
     );
     let mut start = from;
     while start <= to {
@@ -1308,6 +1434,14 @@ macro_rules! impl_store {
                 .await
                 .map_err(internal)?;
                 row.as_ref().map(api_key_from_row).transpose()
+            }
+
+            async fn catalog(
+                &self,
+                tenant_id: Uuid,
+            ) -> Result<app::catalog::TenantCatalog, StoreError> {
+                let mut conn = self.pool.acquire().await.map_err(internal)?;
+                catalog_in(&mut conn, tenant_id).await
             }
 
             async fn sensitive_fields(&self, tenant_id: Uuid) -> Result<Vec<String>, StoreError> {

@@ -9,7 +9,7 @@
 use super::internal;
 use app::api::FeedFilter;
 use app::auth::Role;
-use app::catalog::EventType;
+use app::catalog::{Action, CategoryName, TypeName};
 use app::checkpoint::Checkpoint;
 use app::clock::{Clock, SystemClock};
 use app::entry::{
@@ -444,7 +444,10 @@ impl_store!(SqliteStore, {
         range: (i64, i64),
         batch: u32,
     ) -> Result<(), StoreError> {
-        delete_seq_batches(&self.pool, "entries", tenant_id, range, batch).await?;
+        let catalog = self.catalog(tenant_id).await?;
+        let critical = critical_types_sql(&catalog);
+        delete_seq_batches(&self.pool, "entries", tenant_id, range, batch, &critical).await?;
+        purge_entry_targets(&self.pool, tenant_id, range).await?;
         super::sqlite_retention::merge_search_index(&self.pool).await?;
         super::sqlite_retention::truncate_wal(&self.pool, tenant_id).await
     }

@@ -669,7 +669,7 @@ async fn every_entry_says_who_wrote_it_and_producers_cannot_be_stele_users() {
     // Stele's own entries (the demo's logins, settings…) say Stele.
     assert!(entries
         .iter()
-        .filter(|e| e.event_type.category() == app::catalog::Category::Audit
+        .filter(|e| *e.category() == app::catalog::Category::Audit
             || e.event_type == app::catalog::EventType::AuthLoginSucceeded)
         .all(|e| e.source.as_ref().map(|s| s.kind) == Some(app::entry::SourceKind::Stele)));
     // Reading by source gives exactly what the key wrote.

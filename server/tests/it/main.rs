@@ -4,6 +4,7 @@
 //! `STELE_TEST_DATABASE=postgres://user@host:port` (`.ci/test` runs both).
 
 mod aging;
+mod catalog;
 mod copy;
 mod export;
 mod http;

@@ -68,15 +68,66 @@ fn time() -> impl Strategy<Value = String> {
         })
 }
 
+/// Built-in, pack and tenant types (see [`open_catalog`]).
+const TYPES: &[&str] = &[
+    "extension.updated",
+    "host_service.ack",
+    "byok.kms.rotate",
+    "custom.backup.completed",
+];
+
+/// A catalog with both packs on and one own type with a schema.
+fn open_catalog() -> app::catalog::TenantCatalog {
+    app::catalog::TenantCatalog {
+        packs: vec!["monitoring".into(), "api_gateway".into()],
+        types: vec![app::catalog::TenantType {
+            name: "custom.backup.completed".into(),
+            category: "backups".into(),
+            category_label: Some("Backups".into()),
+            action: app::catalog::Action::Complete,
+            description: "Backup completed".into(),
+            schema: Some(json!({"type": "object"})),
+            critical: true,
+            retired: false,
+        }],
+    }
+}
+
+fn targets() -> impl Strategy<Value = Value> {
+    // Names of any printable text (the other fields carry NULs and empties).
+    prop::collection::vec(("[a-z_]{1,8}", "[A-Za-z0-9_./-]{1,12}", "\\PC{0,16}"), 0..3).prop_map(
+        |ts| {
+            Value::Array(
+                ts.into_iter()
+                    .map(|(kind, id, name)| {
+                        let id = if id.trim().is_empty() {
+                            "1".to_owned()
+                        } else {
+                            id
+                        };
+                        let name = (!name.trim().is_empty()).then_some(name);
+                        json!({"kind": kind, "id": id, "name": name})
+                    })
+                    .collect(),
+            )
+        },
+    )
+}
+
 fn event() -> impl Strategy<Value = Value> {
-    (text(), text(), tree(), tree(), tree(), time(), text()).prop_map(
-        |(description, name, before, after, metadata, occurred, label)| {
+    (
+        (text(), text(), tree(), tree(), tree(), time(), text()),
+        (0..TYPES.len(), targets()),
+    )
+        .prop_map(
+        |((description, name, before, after, metadata, occurred, label), (type_index, targets))| {
             let metadata = match metadata {
                 Value::Object(m) => Value::Object(m),
                 other => json!({ "value": other }),
             };
             json!({
-                "event_type": "extension.updated",
+                "event_type": TYPES[type_index],
+                "targets": targets,
                 "description": if description.trim().is_empty() { "x".to_owned() } else { description },
                 "actor": {"kind": "user", "id": "tech-1", "name": label},
                 "instance": {"id": "pbx-1", "name": if name.trim().is_empty() { "PBX".to_owned() } else { name }},
@@ -101,6 +152,7 @@ fn every_accepted_event_verifies_in_the_app_and_offline() {
     let key_actor = Actor::api_key("k1", "PBX sync");
     let context = Context::default();
     let no_users = std::collections::HashSet::new();
+    let catalog = open_catalog();
     let accepted = std::cell::Cell::new(0usize);
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: 256,
@@ -108,12 +160,15 @@ fn every_accepted_event_verifies_in_the_app_and_offline() {
     });
     runner
         .run(&prop::collection::vec(event(), 1..6), |events| {
+            let schemas = server::ingest::schemas_for(&events, &catalog);
             let known = Known {
                 instances: &instances,
                 key_actor: &key_actor,
                 request_context: &context,
                 now: chrono::Utc::now(),
                 stele_users: &no_users,
+                catalog: &catalog,
+                schemas: &schemas,
             };
             // What the API receives is bytes: through the same strict parser.
             let bytes = serde_json::to_vec(&events).unwrap();
@@ -122,7 +177,15 @@ fn every_accepted_event_verifies_in_the_app_and_offline() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .filter_map(|e| validate_event(e, &known).ok())
+                .filter_map(|e| {
+                    let r = validate_event(e, &known);
+                    if let Err(errs) = &r {
+                        if std::env::var_os("SHAPES_DEBUG").is_some() {
+                            eprintln!("REJECT {errs:?}");
+                        }
+                    }
+                    r.ok()
+                })
                 .collect();
             accepted.set(accepted.get() + batch.len());
             let appended = runtime.block_on(store.append(t.id, batch)).unwrap();

@@ -1,7 +1,7 @@
 use super::{all_entries, entry, fresh_store, tenant, MerkleRows};
 use app::api::FeedFilter;
 use app::canonical::ChainVerifier;
-use app::catalog::{Category, EventType};
+use app::catalog::{Category, CategoryName, EventType};
 use app::entry::{Actor, Entry, NewEntry};
 use app::store::{EntryQuery, Order, Store, StoreError};
 use std::str::FromStr;
@@ -211,7 +211,7 @@ async fn list_filters_and_pages_newest_first() {
         }
     };
     let alerts = FeedFilter {
-        category: Some(Category::Alerts),
+        category: Some(CategoryName::Builtin(Category::Alerts)),
         ..FeedFilter::default()
     };
     let p1 = page(None, alerts.clone()).await;
@@ -222,7 +222,7 @@ async fn list_filters_and_pages_newest_first() {
     assert!(p1
         .iter()
         .chain(&p2)
-        .all(|e| e.category() == Category::Alerts && e.actor.label == "System"));
+        .all(|e| *e.category() == Category::Alerts && e.actor.label == "System"));
 
     let by_instance = page(
         None,
@@ -239,7 +239,7 @@ async fn list_filters_and_pages_newest_first() {
     let by_type = page(
         None,
         FeedFilter {
-            event_type: Some(EventType::ExtensionDeleted),
+            event_type: Some(EventType::ExtensionDeleted.into()),
             ..FeedFilter::default()
         },
     )
@@ -301,9 +301,9 @@ fn naive_match(e: &Entry, f: &FeedFilter) -> bool {
             .filter(|p| !p.is_empty())
             .all(|p| fields.iter().any(|f| phrase_in(f, &p)))
     };
-    f.category.is_none_or(|c| e.category() == c)
+    f.category.as_ref().is_none_or(|c| e.category() == c)
         && f.action.is_none_or(|a| e.action() == a)
-        && f.event_type.is_none_or(|t| e.event_type == t)
+        && f.event_type.as_ref().is_none_or(|t| &e.event_type == t)
         && f.instance_id
             .as_ref()
             .is_none_or(|i| e.instance.as_ref().is_some_and(|x| &x.id == i))
@@ -375,7 +375,7 @@ async fn every_filter_and_the_search_select_exactly_the_matching_entries() {
     let sample = &all[all.len() / 2];
     let filters = vec![
         FeedFilter {
-            category: Some(Category::Config),
+            category: Some(CategoryName::Builtin(Category::Config)),
             ..FeedFilter::default()
         },
         FeedFilter {
@@ -383,7 +383,7 @@ async fn every_filter_and_the_search_select_exactly_the_matching_entries() {
             ..FeedFilter::default()
         },
         FeedFilter {
-            event_type: Some(EventType::ExtensionUpdated),
+            event_type: Some(EventType::ExtensionUpdated.into()),
             ..FeedFilter::default()
         },
         FeedFilter {
@@ -423,7 +423,7 @@ async fn every_filter_and_the_search_select_exactly_the_matching_entries() {
         },
         FeedFilter {
             since: Some(now - chrono::Duration::days(20)),
-            category: Some(Category::Extensions),
+            category: Some(CategoryName::Builtin(Category::Extensions)),
             ..FeedFilter::default()
         },
         FeedFilter {
@@ -444,7 +444,7 @@ async fn every_filter_and_the_search_select_exactly_the_matching_entries() {
         },
         FeedFilter {
             q: Some("marco".into()),
-            category: Some(Category::Extensions),
+            category: Some(CategoryName::Builtin(Category::Extensions)),
             ..FeedFilter::default()
         },
         FeedFilter {
@@ -1028,7 +1028,9 @@ async fn a_sqlite_database_of_the_earlier_schema_is_migrated_in_place() {
     .await
     .unwrap();
     for sql in [
-        "INSERT INTO tenants SELECT * FROM cur.tenants",
+        "INSERT INTO tenants (id, slug, name, created_at, sensitive_fields, verification_token, \
+         retention_days) SELECT id, slug, name, created_at, sensitive_fields, verification_token, \
+         retention_days FROM cur.tenants",
         "INSERT INTO instances SELECT * FROM cur.instances",
         "INSERT INTO entries (id, tenant_id, seq, recorded_at, occurred_at, event_type, category, \
          action, description, actor_kind, actor_id, actor_label, instance_id, instance_name, \
