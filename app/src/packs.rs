@@ -73,6 +73,17 @@ pub fn pack_of(name: &str) -> Option<&'static Pack> {
         .find(|p| p.types.iter().any(|t| t.name == name))
 }
 
+/// Every pack type's name once, in pack order.
+pub fn pack_type_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for t in PACKS.iter().flat_map(|p| p.types) {
+        if !names.contains(&t.name) {
+            names.push(t.name);
+        }
+    }
+    names
+}
+
 pub fn pack(id: &str) -> Option<&'static Pack> {
     PACKS.iter().find(|p| p.id == id)
 }

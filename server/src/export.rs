@@ -45,7 +45,7 @@ impl Format {
 }
 
 /// Every field, in this order, as the CSV header.
-pub const CSV_COLUMNS: [&str; 27] = [
+pub const CSV_COLUMNS: [&str; 28] = [
     "id",
     "tenant_id",
     "seq",
@@ -63,6 +63,7 @@ pub const CSV_COLUMNS: [&str; 27] = [
     "target_kind",
     "target_id",
     "target_name",
+    "other_targets",
     "changes",
     "metadata",
     "ip",
@@ -136,6 +137,11 @@ pub fn csv_line(e: &Entry) -> String {
             .as_ref()
             .and_then(|t| t.name.clone())
             .unwrap_or_default(),
+        if e.other_targets.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(&e.other_targets).unwrap_or_default()
+        },
         serde_json::to_string(&e.changes).unwrap_or_default(),
         serde_json::to_string(&e.metadata).unwrap_or_default(),
         opt(&e.context.ip),

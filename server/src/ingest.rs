@@ -841,6 +841,7 @@ mod tests {
                         "properties": {
                             "job": {"type": "string"},
                             "bytes": {"type": "integer", "minimum": 0},
+                            "pin": {"type": "integer"},
                             "hosts": {"type": "array", "items": {"type": "string"}}
                         }
                     })),
@@ -901,14 +902,24 @@ mod tests {
         let errors = check(json!({
             "event_type": "custom.backup.completed",
             "description": "x",
-            "metadata": {"bytes": -1, "hosts": ["a", 7]}
+            "metadata": {"bytes": -1, "hosts": ["a", 7], "pin": "s3cr3t-4411"}
         }))
         .unwrap_err();
         let mut paths: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         paths.sort();
         assert_eq!(
             paths,
-            ["metadata", "metadata.bytes", "metadata.hosts[1]"],
+            [
+                "metadata",
+                "metadata.bytes",
+                "metadata.hosts[1]",
+                "metadata.pin"
+            ],
+            "{errors:?}"
+        );
+        // The answer never repeats a value (it may be a secret).
+        assert!(
+            errors.iter().all(|e| !e.message.contains("s3cr3t")),
             "{errors:?}"
         );
         assert!(

@@ -1363,6 +1363,49 @@ impl Modify for BearerKey {
     }
 }
 
+/// Lists the catalog in the document, from the definitions ingestion checks against:
+/// `event_type`'s description names every built-in and pack type.
+struct CatalogNames;
+
+/// The catalog's names as the OpenAPI document states them.
+pub fn catalog_description() -> String {
+    let builtin: Vec<&str> = app::catalog::EventType::ALL
+        .iter()
+        .filter(|t| t.category() != app::catalog::Category::Audit)
+        .map(|t| t.as_str())
+        .collect();
+    let mut text = format!(
+        "A built-in type, a type of a pack the tenant switched on, or one of the tenant's \
+         own (`custom.…`, see /api/v1/catalog). Built in: {}.",
+        builtin.join(", ")
+    );
+    for pack in app::packs::PACKS {
+        let names: Vec<&str> = pack.types.iter().map(|t| t.name).collect();
+        text.push_str(&format!(
+            " Pack `{}` ({}): {}.",
+            pack.id,
+            pack.name,
+            names.join(", ")
+        ));
+    }
+    text
+}
+
+impl Modify for CatalogNames {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::Schema;
+        use utoipa::openapi::RefOr;
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        if let Some(RefOr::T(Schema::Object(event))) = components.schemas.get_mut("EventIn") {
+            if let Some(RefOr::T(Schema::Object(field))) = event.properties.get_mut("event_type") {
+                field.description = Some(catalog_description());
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -1376,7 +1419,7 @@ Limits: 1 MiB and 1,000 events per request, 64 KiB per event, JSON nesting depth
         IngestResponse, EventResult, FieldError, EventsPage, EntryDoc, ErrorBody, ErrorDetail,
         PublicKeyOut, VerificationOut, InclusionOut, ConsistencyOut, TypeIn, CatalogOut
     )),
-    modifiers(&BearerKey),
+    modifiers(&BearerKey, &CatalogNames),
     tags(
         (name = "events", description = "Audit events"),
         (name = "catalog", description = "The event types a tenant can post: packs and its own types"),
@@ -1448,6 +1491,23 @@ mod tests {
         let mut fields: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
         fields.sort();
         assert_eq!(properties(&doc, "TypeIn"), fields);
+        // The document names every type ingestion accepts without registering.
+        let text = serde_json::to_string(&doc).unwrap();
+        for name in app::catalog::EventType::ALL
+            .iter()
+            .filter(|t| t.category() != app::catalog::Category::Audit)
+            .map(|t| t.as_str())
+            .chain(
+                app::packs::PACKS
+                    .iter()
+                    .flat_map(|p| p.types.iter().map(|t| t.name)),
+            )
+        {
+            assert!(
+                text.contains(&format!(" {name},")) || text.contains(&format!(" {name}.")),
+                "{name}"
+            );
+        }
         let post = doc.paths.paths["/api/v1/events"].post.as_ref().unwrap();
         for status in ["200", "207", "400", "401", "403", "413", "422"] {
             assert!(post.responses.responses.contains_key(status), "{status}");

@@ -34,10 +34,17 @@ pub fn compile(schema: &Value) -> Result<Validator, String> {
 
 /// Every way `instance` fails the schema: `(path, message)`, the path in the
 /// ingestion API's spelling (`.retries`, `.hosts[2].name`; empty for the whole).
+/// Messages never repeat the value (it may be a secret the masking has not yet
+/// replaced): the path says where.
 pub fn schema_errors(validator: &Validator, instance: &Value) -> Vec<(String, String)> {
     validator
         .iter_errors(instance)
-        .map(|e| (pointer_path(&e.instance_path().to_string()), e.to_string()))
+        .map(|e| {
+            (
+                pointer_path(&e.instance_path().to_string()),
+                e.masked_with("the value").to_string(),
+            )
+        })
         .collect()
 }
 

@@ -22,9 +22,12 @@ pub fn CatalogPage() -> impl IntoView {
         async move { catalog(tenant).await }
     });
     let message = RwSignal::new(None::<Result<String, String>>);
+    // A refused change keeps the form as it was typed; a done one reloads the list.
     let report = Callback::new(move |r: Result<String, crate::api::AppError>| {
+        if r.is_ok() {
+            version.update(|v| *v += 1);
+        }
         message.set(Some(r.map_err(|e| e.to_string())));
-        version.update(|v| *v += 1);
     });
     view! {
         <h1>"Event catalog"</h1>

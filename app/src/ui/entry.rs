@@ -44,6 +44,33 @@ fn row(label: &'static str, value: Option<String>) -> impl IntoView {
     value.map(|v| view! { <dt>{label}</dt><dd>{v}</dd> })
 }
 
+/// Every resource the entry names, each with a link to its history in the tenant
+/// feed (which matches it wherever it stands in an entry's targets).
+fn targets(e: &crate::entry::Entry, tenant_slug: &str) -> impl IntoView {
+    let list: Vec<_> = e.targets().cloned().collect();
+    let label = if list.len() > 1 { "Targets" } else { "Target" };
+    let slug = tenant_slug.to_owned();
+    (!list.is_empty()).then(|| {
+        view! {
+            <dt>{label}</dt>
+            <dd><ul class="targets">
+                {list.into_iter().map(|t| {
+                    let text = match &t.name {
+                        Some(n) => super::visible(&format!("{} {} ({})", t.kind, n, t.id)),
+                        None => super::visible(&format!("{} {}", t.kind, t.id)),
+                    };
+                    let href = super::filters::ViewQuery::default()
+                        .with("tenant", &slug)
+                        .with("target_kind", &t.kind)
+                        .with("target_id", &t.id)
+                        .href("/audit");
+                    view! { <li>{text}" "<a class="history" href=href>"View history"</a></li> }
+                }).collect_view()}
+            </ul></dd>
+        }
+    })
+}
+
 #[component]
 fn Detail(detail: EntryDetail) -> impl IntoView {
     let e = detail.entry;
@@ -84,10 +111,7 @@ fn Detail(detail: EntryDetail) -> impl IntoView {
                     <dt>"By"</dt>
                     <dd class="actor">{super::visible(&e.actor.label)}{format!(" ({})", e.actor.kind.as_str())}</dd>
                     {row("Instance", e.instance.as_ref().map(|i| super::visible(&format!("{} ({})", i.name, i.id))))}
-                    {row("Target", e.target.as_ref().map(|t| match &t.name {
-                        Some(n) => super::visible(&format!("{} {} ({})", t.kind, n, t.id)),
-                        None => super::visible(&format!("{} {}", t.kind, t.id)),
-                    }))}
+                    {targets(&e, &detail.tenant_slug)}
                     {row("Source", e.source.as_ref().map(|s| match s.kind {
                         crate::entry::SourceKind::ApiKey => super::visible(&format!(
                             "via key {} ({})", s.name, s.id.clone().unwrap_or_default()

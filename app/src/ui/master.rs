@@ -81,6 +81,8 @@ pub fn MasterPage() -> impl IntoView {
                     <select aria-label="Event type" on:change=set("event_type") prop:value=value("event_type")>
                         <option value="">"Any"</option>
                         {EventType::ALL.iter().map(|t| view! { <option value=t.as_str()>{t.as_str()}</option> }).collect_view()}
+                        // And every pack's (a tenant's own types are on its own feed).
+                        {crate::packs::pack_type_names().into_iter().map(|n| view! { <option value=n>{n}</option> }).collect_view()}
                     </select>
                 </label>
                 <label>"Timeframe"
