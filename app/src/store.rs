@@ -37,6 +37,10 @@ pub struct EntryQuery {
     pub offset: u32,
     /// Only entries up to this seq (an export's fixed end).
     pub max_seq: Option<i64>,
+    /// Whether the target and resource filters must also look at entries' other
+    /// targets. The store sets it (only when some entry names the filtered resource
+    /// beyond its first target); what callers pass is ignored.
+    pub other_targets: bool,
 }
 
 /// A user as stored. Server-only: it carries the password hash.

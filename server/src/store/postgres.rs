@@ -347,7 +347,7 @@ fn push_from_where(qb: &mut QueryBuilder<'_, Db>, query: &EntryQuery, ts: Option
     if let Some(max) = query.max_seq {
         qb.push(" AND e.seq <= ").push_bind(max);
     }
-    push_filter(qb, &query.filter, false);
+    push_filter(qb, &query.filter, false, query.other_targets);
 }
 
 impl_store!(PgStore, {
@@ -365,6 +365,10 @@ impl_store!(PgStore, {
     }
 
     async fn list(&self, query: &EntryQuery) -> Result<Vec<Entry>, StoreError> {
+        let query = &EntryQuery {
+            other_targets: names_other_targets(&self.pool, query).await?,
+            ..query.clone()
+        };
         let ts = query.filter.q.as_deref().and_then(ts_query);
         let by_seq = !(query.page_by_id || query.tenant_id.is_none());
         let timeframe = match by_seq && ts.is_none() {
@@ -392,6 +396,10 @@ impl_store!(PgStore, {
     }
 
     async fn count(&self, query: &EntryQuery, cap: u64) -> Result<(u64, bool), StoreError> {
+        let query = &EntryQuery {
+            other_targets: names_other_targets(&self.pool, query).await?,
+            ..query.clone()
+        };
         let ts = query.filter.q.as_deref().and_then(ts_query);
         let unpaged = EntryQuery {
             cursor: None,

@@ -872,7 +872,12 @@ async fn apply(conn: &mut Conn, mutation: &Mutation, now: i64) -> Result<(), Sto
 /// The SPEC's feed filters, on columns of the entries table aliased `e`. With
 /// `time_by_seq`, the timeframe is checked row by row while walking seq (`+` keeps
 /// the planner off the time index) instead of sorting the whole range by seq.
-fn push_filter(qb: &mut QueryBuilder<'_, Db>, filter: &FeedFilter, time_by_seq: bool) {
+fn push_filter(
+    qb: &mut QueryBuilder<'_, Db>,
+    filter: &FeedFilter,
+    time_by_seq: bool,
+    other_targets: bool,
+) {
     let occurred = if time_by_seq {
         " AND +e.occurred_at"
     } else {
@@ -892,8 +897,17 @@ fn push_filter(qb: &mut QueryBuilder<'_, Db>, filter: &FeedFilter, time_by_seq: 
     if let Some(i) = &filter.instance_id {
         qb.push(" AND e.instance_id = ").push_bind(i.clone());
     }
-    // A target matches an entry's first target or any of the others.
-    if filter.target_kind.is_some() || filter.target_id.is_some() {
+    // A target matches an entry's first target or any of the others; the others
+    // are looked at only when some entry names this target beyond its first
+    // ([`names_other_targets`]), so the common case walks the target index.
+    if (filter.target_kind.is_some() || filter.target_id.is_some()) && !other_targets {
+        if let Some(k) = &filter.target_kind {
+            qb.push(" AND e.target_kind = ").push_bind(k.clone());
+        }
+        if let Some(t) = &filter.target_id {
+            qb.push(" AND e.target_id = ").push_bind(t.clone());
+        }
+    } else if filter.target_kind.is_some() || filter.target_id.is_some() {
         let (kind, id) = (&filter.target_kind, &filter.target_id);
         qb.push(" AND ((1 = 1");
         if let Some(k) = kind {
@@ -938,12 +952,16 @@ fn push_filter(qb: &mut QueryBuilder<'_, Db>, filter: &FeedFilter, time_by_seq: 
             "{CI_CLOSE} OR {CI_OPEN}e.target_name{CI_CLOSE} = {CI_OPEN}"
         ))
         .push_bind(r.clone())
-        .push(format!(
-            "{CI_CLOSE} OR e.seq IN (SELECT t.seq FROM entry_targets t \
-             WHERE t.tenant_id = e.tenant_id AND {CI_OPEN}t.name{CI_CLOSE} = {CI_OPEN}"
-        ))
-        .push_bind(r.clone())
-        .push(format!("{CI_CLOSE}))"));
+        .push(CI_CLOSE);
+        if other_targets {
+            qb.push(format!(
+                " OR e.seq IN (SELECT t.seq FROM entry_targets t \
+                 WHERE t.tenant_id = e.tenant_id AND {CI_OPEN}t.name{CI_CLOSE} = {CI_OPEN}"
+            ))
+            .push_bind(r.clone())
+            .push(format!("{CI_CLOSE})"));
+        }
+        qb.push(")");
     }
     if let Some(since) = filter.since {
         qb.push(occurred)
@@ -1038,6 +1056,40 @@ async fn capped_count(
         .map_err(internal)?;
     let n = u64::try_from(n).unwrap_or(0);
     Ok(if n > cap { (cap, false) } else { (n, true) })
+}
+
+/// Whether a listing's target or resource filter must look beyond entries' first
+/// target: only when some entry (of the tenant, or of any for the master view)
+/// names such a resource among several. One primary-key probe for a target, a scan
+/// of the (few) multi-target rows for a resource name.
+async fn names_other_targets(pool: &DbPool, query: &EntryQuery) -> Result<bool, StoreError> {
+    let f = &query.filter;
+    if f.target_kind.is_none() && f.target_id.is_none() && f.resource.is_none() {
+        return Ok(false);
+    }
+    let mut qb =
+        QueryBuilder::<Db>::new("SELECT count(*) FROM (SELECT 1 FROM entry_targets t WHERE 1 = 1");
+    if let Some(tenant) = query.tenant_id {
+        qb.push(" AND t.tenant_id = ").push_bind(tenant.to_string());
+    }
+    if let Some(k) = &f.target_kind {
+        qb.push(" AND t.kind = ").push_bind(k.clone());
+    }
+    if let Some(t) = &f.target_id {
+        qb.push(" AND t.target_id = ").push_bind(t.clone());
+    }
+    if let Some(r) = &f.resource {
+        qb.push(format!(" AND {CI_OPEN}t.name{CI_CLOSE} = {CI_OPEN}"))
+            .push_bind(r.clone())
+            .push(CI_CLOSE);
+    }
+    qb.push(" LIMIT 1) x");
+    let n: i64 = qb
+        .build_query_scalar()
+        .fetch_one(pool)
+        .await
+        .map_err(internal)?;
+    Ok(n > 0)
 }
 
 /// The tenant's critical event types as a SQL list of string literals (dotted

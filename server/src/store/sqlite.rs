@@ -319,7 +319,7 @@ fn push_from_where(
     if let Some(max) = query.max_seq {
         qb.push(" AND e.seq <= ").push_bind(max);
     }
-    push_filter(qb, &query.filter, seq_bound.is_some());
+    push_filter(qb, &query.filter, seq_bound.is_some(), query.other_targets);
 }
 
 impl SqliteStore {
@@ -381,6 +381,10 @@ impl_store!(SqliteStore, {
     }
 
     async fn list(&self, query: &EntryQuery) -> Result<Vec<Entry>, StoreError> {
+        let query = &EntryQuery {
+            other_targets: names_other_targets(&self.pool, query).await?,
+            ..query.clone()
+        };
         let fts = query
             .filter
             .q
@@ -406,6 +410,10 @@ impl_store!(SqliteStore, {
     }
 
     async fn count(&self, query: &EntryQuery, cap: u64) -> Result<(u64, bool), StoreError> {
+        let query = &EntryQuery {
+            other_targets: names_other_targets(&self.pool, query).await?,
+            ..query.clone()
+        };
         let fts = query
             .filter
             .q
