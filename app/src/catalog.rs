@@ -406,25 +406,6 @@ impl FromStr for EventType {
     }
 }
 
-impl fmt::Display for EventType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for EventType {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for EventType {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(deserializer)?;
-        name.parse().map_err(serde::de::Error::custom)
-    }
-}
-
 // ---- the open catalog: pack types and a tenant's own types beside the built-in ones ----
 
 /// The namespace of a tenant's own event types: no built-in or pack type starts
@@ -510,29 +491,10 @@ impl PartialEq<EventType> for TypeName {
     }
 }
 
-impl fmt::Display for TypeName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl FromStr for TypeName {
     type Err = InvalidTypeName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         TypeName::parse(s)
-    }
-}
-
-impl Serialize for TypeName {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for TypeName {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(deserializer)?;
-        TypeName::parse(&name).map_err(serde::de::Error::custom)
     }
 }
 
@@ -609,26 +571,6 @@ impl From<Category> for CategoryName {
 impl PartialEq<Category> for CategoryName {
     fn eq(&self, other: &Category) -> bool {
         *self == CategoryName::Builtin(*other)
-    }
-}
-
-impl fmt::Display for CategoryName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for CategoryName {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for CategoryName {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(deserializer)?;
-        CategoryName::parse(&name)
-            .ok_or_else(|| serde::de::Error::custom(format!("`{name}` is not a category")))
     }
 }
 
@@ -882,6 +824,33 @@ impl TenantCatalog {
         names
     }
 }
+
+/// Display, `Serialize` and `Deserialize` as the name: `as_str` one way, `FromStr`
+/// (with its error as the message) the other.
+macro_rules! as_name {
+    ($($t:ty),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let name = String::deserialize(deserializer)?;
+                name.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+
+as_name!(EventType, TypeName, CategoryName);
 
 #[cfg(test)]
 mod tests {

@@ -161,3 +161,39 @@ test("the feed is usable at 390 px wide", async ({ page }) => {
   expect(overflow).toBeLessThanOrEqual(1);
   await page.screenshot({ path: "test-results/feed-390px.png" });
 });
+
+test.describe("times in the feed", () => {
+  test("exact times on a toggle that is remembered, the zone named, days separated", async ({ page }) => {
+    await login(page, OWNER);
+    await page.goto("/audit");
+    await expect(page.locator("li.entry").first()).toBeVisible();
+    await expect(page.locator(".feed-head .times")).toContainText(/your local time \(UTC[+-]\d\d:\d\d\)/);
+    const firstTime = page.locator("li.entry time").first();
+    await expect(firstTime).toHaveText(/ago|just now/);
+    await page.getByRole("button", { name: "Show exact times" }).click();
+    await expect(firstTime).toHaveText(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    await page.reload();
+    await expect(page.locator("li.entry time").first()).toHaveText(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    await expect(page.getByRole("button", { name: "Show relative times" })).toHaveAttribute("aria-pressed", "true");
+    // The demo's history spans days: each starts with its heading, the newest first.
+    const days = page.locator("ol.entries li.day h2");
+    await expect(days.first()).toBeVisible();
+    expect(await days.count()).toBeGreaterThanOrEqual(1);
+    await page.getByRole("button", { name: "Show relative times" }).click();
+    await expect(page.locator("li.entry time").first()).toHaveText(/ago|just now/);
+  });
+
+  test("today and yesterday presets; a reversed range is explained at the field", async ({ page }) => {
+    await login(page, OWNER);
+    await page.goto("/audit");
+    await page.getByLabel("Timeframe", { exact: true }).selectOption("today");
+    await expect(page).toHaveURL(/range=today/);
+    await page.getByLabel("Timeframe", { exact: true }).selectOption("yesterday");
+    await expect(page).toHaveURL(/range=yesterday/);
+    await page.goto("/audit?range=custom&from=2026-11-08&to=2026-11-01");
+    await expect(page.locator("#range-error")).toContainText("is before");
+    await expect(page.getByLabel("To", { exact: true })).toHaveAttribute("aria-invalid", "true");
+    await expect(page.getByText("Something went wrong")).toHaveCount(0);
+    await expect(page.locator("li.entry")).toHaveCount(0);
+  });
+});

@@ -148,6 +148,15 @@ pub struct Editor {
     pub context: Context,
 }
 
+impl Editor {
+    /// The entry that audits a change, by this editor, about one resource.
+    fn entry(&self, event: EventType, description: String, target: (&str, &str)) -> NewEntry {
+        NewEntry::new(event, self.actor.clone(), description)
+            .target(target.0, target.1, Some(target.1))
+            .context(self.context.clone())
+    }
+}
+
 /// How often a change computed from a catalog that changed meanwhile is computed
 /// again from the new one before the caller is told.
 const ATTEMPTS: usize = 8;
@@ -230,9 +239,7 @@ pub async fn put_type(
                 )
             }
         };
-        let mut entry = NewEntry::new(event, editor.actor.clone(), description)
-            .target("event_type", new.name.clone(), Some(&new.name))
-            .context(editor.context.clone());
+        let mut entry = editor.entry(event, description, ("event_type", &new.name));
         entry.changes = changes;
         Ok(Some((after, entry)))
     })
@@ -258,14 +265,13 @@ pub async fn retire_type(
             return Ok(None);
         }
         t.retired = true;
-        let entry = NewEntry::new(
-            EventType::CatalogTypeRetired,
-            editor.actor.clone(),
-            format!("Retired event type {name}"),
-        )
-        .target("event_type", name.to_owned(), Some(name))
-        .change("retired", Some(json!(false)), Some(json!(true)))
-        .context(editor.context.clone());
+        let entry = editor
+            .entry(
+                EventType::CatalogTypeRetired,
+                format!("Retired event type {name}"),
+                ("event_type", name),
+            )
+            .change("retired", Some(json!(false)), Some(json!(true)));
         Ok(Some((after, entry)))
     })
     .await?;
@@ -302,14 +308,13 @@ pub async fn set_pack(
         } else {
             (EventType::CatalogPackDisabled, "Switched off")
         };
-        let entry = NewEntry::new(
-            event,
-            editor.actor.clone(),
-            format!("{verb} the {} catalog pack", pack.name),
-        )
-        .target("catalog_pack", pack.id, Some(pack.name))
-        .change("packs", Some(json!(before.packs)), Some(json!(after.packs)))
-        .context(editor.context.clone());
+        let entry = editor
+            .entry(
+                event,
+                format!("{verb} the {} catalog pack", pack.name),
+                ("catalog_pack", pack.id),
+            )
+            .change("packs", Some(json!(before.packs)), Some(json!(after.packs)));
         Ok(Some((after, entry)))
     })
     .await?;

@@ -4,7 +4,7 @@
 
 use super::diff::DiffTable;
 use super::filters::{use_view_query, FilterBar, ViewQuery};
-use super::time::{relative, time_title as exact_title};
+use super::time::time_title as exact_title;
 use super::ErrorState;
 use crate::api::{
     instance_feed, instances, tenant_feed, AppError, FeedFilter, FeedPage, InstanceView,
@@ -21,6 +21,8 @@ enum Status {
     Ready,
     LoadingMore,
     Failed(AppError),
+    /// Nothing was asked for: the filters say why (a reversed custom range).
+    Waiting(String),
 }
 
 /// Which feed to show.
@@ -140,6 +142,13 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
         filter.track();
         source.track();
         generation.update_value(|g| *g += 1);
+        // A reversed custom range is explained at its field; nothing is asked for.
+        if let Some(why) = view_query.read_untracked().range_error() {
+            status.set(Status::Waiting(format!(
+                "Fix the timeframe above to see entries. {why}"
+            )));
+            return;
+        }
         status.set(Status::Loading);
         fetch(None);
     });
@@ -159,11 +168,26 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
         Source::Tenant { .. } => title.to_owned(),
     };
 
+    // Relative or absolute times, as this browser last chose.
+    let absolute = RwSignal::new(false);
+    Effect::new(move |_| absolute.set(super::time::absolute_remembered()));
+    provide_context(TimeStyle(absolute));
     view! {
         <section class="feed">
             <header class="feed-head">
                 <h1>{heading}</h1>
                 <p class="subtitle">{move || tenant_name.get()}</p>
+                <p class="times">
+                    {move || format!("Times are your local time ({}). ", super::time::zone_name())}
+                    <button type="button" class="linkish" aria-pressed=move || absolute.get().to_string()
+                        on:click=move |_| {
+                            let now_absolute = !absolute.get_untracked();
+                            absolute.set(now_absolute);
+                            super::time::remember_absolute(now_absolute);
+                        }>
+                        {move || if absolute.get() { "Show relative times" } else { "Show exact times" }}
+                    </button>
+                </p>
             </header>
             {move || {
                 let src = source.get();
@@ -192,6 +216,7 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
             {move || match status.get() {
                 Status::Loading => view! { <p class="state" role="status">"Loading entries…"</p> }.into_any(),
                 Status::Failed(e) => view! { <ErrorState error=e/> }.into_any(),
+                Status::Waiting(why) => view! { <p class="state state-empty">{why}</p> }.into_any(),
                 Status::Ready | Status::LoadingMore => view! {
                     <FeedList entries=entries filtered=filtered/>
                 }.into_any(),
@@ -254,12 +279,19 @@ fn FeedList(entries: RwSignal<Vec<Entry>>, filtered: Memo<bool>) -> impl IntoVie
             return view! { <p class="state state-empty">{why}</p> }.into_any();
         }
         let now = chrono::Utc::now();
-        view! {
-            <ol class="entries">
-                {list.into_iter().map(|e| view! { <EntryRow entry=e now=now/> }).collect_view()}
-            </ol>
+        let today = super::time::local_day(now);
+        // A heading wherever the local day changes, newest first.
+        let mut previous = None;
+        let mut rows = Vec::with_capacity(list.len());
+        for e in list {
+            let day = super::time::local_day(e.occurred_at);
+            let separator = (previous != Some(day)).then(|| {
+                view! { <li class="day" role="presentation"><h2>{super::time::day_label(day, today)}</h2></li> }
+            });
+            previous = Some(day);
+            rows.push(view! { {separator}<EntryRow entry=e now=now/> });
         }
-        .into_any()
+        view! { <ol class="entries">{rows}</ol> }.into_any()
     }
 }
 
@@ -276,6 +308,10 @@ fn time_title(entry: &Entry) -> String {
     }
 }
 
+/// Whether the feed shows absolute times (provided by the feed to its rows).
+#[derive(Clone, Copy)]
+struct TimeStyle(RwSignal<bool>);
+
 #[component]
 pub fn EntryRow(entry: Entry, now: chrono::DateTime<chrono::Utc>) -> impl IntoView {
     let open = RwSignal::new(false);
@@ -283,11 +319,13 @@ pub fn EntryRow(entry: Entry, now: chrono::DateTime<chrono::Utc>) -> impl IntoVi
     let count = changes.len();
     let category = entry.category().to_string();
     let is_system = entry.actor.kind == ActorKind::System;
+    let occurred = entry.occurred_at;
+    let absolute = use_context::<TimeStyle>().map_or_else(|| RwSignal::new(false), |t| t.0);
     view! {
         <li class="entry" data-seq=entry.seq data-category=category.clone()>
             <div class="entry-meta">
                 <time datetime=crate::canonical::format_time(&entry.occurred_at) title=time_title(&entry)>
-                    {relative(entry.occurred_at, now)}
+                    {move || super::time::shown(occurred, now, absolute.get())}
                 </time>
                 <span class="actor" class:system=is_system>"by " {super::visible(&entry.actor.label)}</span>
                 {source_link(&entry)}

@@ -28,7 +28,9 @@ pub const KEYS: [&str; 13] = [
 ];
 
 /// The timeframes of the picker: (URL value, label, length).
-pub const RANGES: [(&str, &str, Option<i64>); 6] = [
+pub const RANGES: [(&str, &str, Option<i64>); 8] = [
+    ("today", "Today", None),
+    ("yesterday", "Yesterday", None),
     ("24h", "Last 24 hours", Some(1)),
     ("7d", "Last 7 days", Some(7)),
     ("30d", "Last 30 days", Some(30)),
@@ -135,25 +137,41 @@ impl ViewQuery {
         }
     }
 
+    fn day(&self, key: &str) -> Option<NaiveDate> {
+        self.get(key)
+            .and_then(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
+    }
+
+    /// What is wrong with a custom range, said where it is set (`None`: nothing).
+    pub fn range_error(&self) -> Option<String> {
+        if self.get("range") != Some("custom") {
+            return None;
+        }
+        match (self.day("from"), self.day("to")) {
+            (Some(from), Some(to)) if to < from => Some(format!(
+                "“To” ({to}) is before “From” ({from}): pick a later “To” or an earlier “From”"
+            )),
+            _ => None,
+        }
+    }
+
     /// `range` as UTC bounds; a custom range runs from the start of `from` to the end
     /// of `to`, both days in the viewer's time zone.
     fn timeframe(&self, now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        let start = |d: NaiveDate| {
+            d.and_hms_opt(0, 0, 0)
+                .and_then(|t| Local.from_local_datetime(&t).earliest())
+                .map(|t| t.with_timezone(&Utc))
+        };
+        let today = now.with_timezone(&Local).date_naive();
         match self.get("range") {
-            Some("custom") => {
-                let day = |k: &str| {
-                    self.get(k)
-                        .and_then(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
-                };
-                let start = |d: NaiveDate| {
-                    d.and_hms_opt(0, 0, 0)
-                        .and_then(|t| Local.from_local_datetime(&t).earliest())
-                        .map(|t| t.with_timezone(&Utc))
-                };
-                (
-                    day("from").and_then(start),
-                    day("to").and_then(|d| d.succ_opt()).and_then(start),
-                )
-            }
+            Some("custom") if self.range_error().is_some() => (None, None),
+            Some("custom") => (
+                self.day("from").and_then(start),
+                self.day("to").and_then(|d| d.succ_opt()).and_then(start),
+            ),
+            Some("today") => (start(today), None),
+            Some("yesterday") => (today.pred_opt().and_then(start), start(today)),
             Some(r) => match RANGES.iter().find(|(v, _, _)| *v == r) {
                 Some((_, _, Some(days))) => (Some(now - Duration::days(*days)), None),
                 _ => (None, None),
@@ -369,7 +387,10 @@ pub fn FilterBar(path: &'static str, view_query: Memo<ViewQuery>) -> impl IntoVi
             </label>
             <Show when=custom>
                 <label>"From" <input aria-label="From" type="date" on:change=set("from") prop:value=value("from")/></label>
-                <label>"To" <input aria-label="To" type="date" on:change=set("to") prop:value=value("to")/></label>
+                <label>"To" <input aria-label="To" type="date" on:change=set("to") prop:value=value("to")
+                    aria-invalid=move || view_query.read().range_error().is_some().to_string()
+                    aria-describedby="range-error"/></label>
+                <p id="range-error" class="field-error" role="alert">{move || view_query.read().range_error()}</p>
             </Show>
         </div>
         {move || {
@@ -434,6 +455,43 @@ mod tests {
                 .href("/master"),
             "/master?tenant=x"
         );
+    }
+
+    #[test]
+    fn today_yesterday_and_a_reversed_range() {
+        let now = Utc::now();
+        let today = now.with_timezone(&Local).date_naive();
+        let midnight = |d: NaiveDate| {
+            Local
+                .from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap())
+                .earliest()
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let f = query(&[("range", "today")]).filter(now);
+        assert_eq!((f.since, f.until), (Some(midnight(today)), None));
+        let f = query(&[("range", "yesterday")]).filter(now);
+        assert_eq!(
+            (f.since, f.until),
+            (
+                Some(midnight(today.pred_opt().unwrap())),
+                Some(midnight(today))
+            )
+        );
+        let reversed = query(&[
+            ("range", "custom"),
+            ("from", "2026-11-08"),
+            ("to", "2026-11-01"),
+        ]);
+        assert!(reversed.range_error().unwrap().contains("before"));
+        let f = reversed.filter(now);
+        assert_eq!((f.since, f.until), (None, None), "nothing sent for it");
+        let fine = query(&[
+            ("range", "custom"),
+            ("from", "2026-11-01"),
+            ("to", "2026-11-01"),
+        ]);
+        assert_eq!(fine.range_error(), None);
     }
 
     #[test]

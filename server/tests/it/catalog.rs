@@ -712,43 +712,38 @@ async fn concurrent_catalog_changes_all_land_and_each_audit_follows_the_last() {
     let app = TestApp::new().await;
     let t = app.tenant("northwind").await;
     let key = app.scoped_key("northwind", &["catalog:write"]).await;
-    // Eight producers register eight types at once: all of them land.
-    let registrations = (0..8).map(|i| {
-        let mut body = backup_type();
-        body["name"] = json!(format!("custom.job{i}.done"));
+    // All at once, each type from `patch(i)`: every one must answer 200.
+    let post_all = |patch: fn(usize, &mut Value)| {
         let (app, key) = (&app, &key);
         async move {
-            app.rest(Method::POST, "/api/v1/catalog/types", key, body)
-                .await
-                .0
+            let posts = (0..8).map(|i| {
+                let mut body = backup_type();
+                patch(i, &mut body);
+                async move {
+                    app.rest(Method::POST, "/api/v1/catalog/types", key, body)
+                        .await
+                        .0
+                }
+            });
+            let statuses = futures::future::join_all(posts).await;
+            assert!(
+                statuses.iter().all(|s| *s == StatusCode::OK),
+                "{statuses:?}"
+            );
         }
-    });
-    let statuses = futures::future::join_all(registrations).await;
-    assert!(
-        statuses.iter().all(|s| *s == StatusCode::OK),
-        "{statuses:?}"
-    );
+    };
+    // Eight producers register eight types at once: all of them land.
+    post_all(|i, body| body["name"] = json!(format!("custom.job{i}.done"))).await;
     let catalog = app.store.catalog(t.id).await.unwrap();
     assert_eq!(catalog.types.len(), 8);
 
     // Eight changes of one type at once: each audit's before is the after of the
     // one committed before it, and the last one's after is what is stored.
-    let changes = (0..8).map(|i| {
-        let mut body = backup_type();
+    post_all(|i, body| {
         body["name"] = json!("custom.job0.done");
         body["description"] = json!(format!("Version {i}"));
-        let (app, key) = (&app, &key);
-        async move {
-            app.rest(Method::POST, "/api/v1/catalog/types", key, body)
-                .await
-                .0
-        }
-    });
-    let statuses = futures::future::join_all(changes).await;
-    assert!(
-        statuses.iter().all(|s| *s == StatusCode::OK),
-        "{statuses:?}"
-    );
+    })
+    .await;
     let mut audits: Vec<_> = app
         .entries("northwind")
         .await
