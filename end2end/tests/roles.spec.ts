@@ -64,3 +64,55 @@ test("a wrong password is refused and logging out ends the session", async ({ pa
   await page.goto("/audit");
   await expect(page.locator(".state-error")).toContainText("Please log in");
 });
+
+test("a page a role cannot use explains itself once and shows no controls", async ({ page }) => {
+  await login(page, MEMBER);
+  await page.goto("/audit");
+  await expect(page.locator(".state-forbidden")).toContainText("admins and owners");
+  await expect(page.locator(".filters")).toHaveCount(0);
+  await expect(page.locator("nav.pills")).toHaveCount(0);
+  await expect(page.locator(".export-links")).toHaveCount(0);
+  await page.goto("/admin");
+  await expect(page.locator(".state-forbidden")).toBeVisible();
+  await expect(page.locator("form")).toHaveCount(0);
+  await expect(page.locator("table")).toHaveCount(0);
+});
+
+test("destructive admin actions ask first, and a refused change shows the real state", async ({ page }) => {
+  await login(page, OWNER);
+  await page.goto("/admin");
+  // Refused self-demotion: the select goes back to the role the owner has.
+  const own = page.getByLabel(`Role of ${OWNER}`);
+  await expect(own).toHaveValue("owner");
+  await own.selectOption("member");
+  await expect(page.getByRole("alert")).toBeVisible();
+  await expect(own).toHaveValue("owner");
+
+  const email = `temp-${Date.now()}@northwind.example`;
+  await page.getByLabel("Email of the new user").fill(email);
+  await page.getByRole("button", { name: "Invite" }).click();
+  await expect(page.getByRole("status")).toContainText(`Invited ${email}`);
+  const remove = page.getByRole("button", { name: `Remove ${email}` });
+  let asked = "";
+  page.once("dialog", (d) => { asked = d.message(); void d.dismiss(); });
+  await remove.click();
+  await expect.poll(() => asked).toContain("can no longer log in");
+  await expect(page.locator(`tr[data-email='${email}']`)).toHaveCount(1);
+  page.once("dialog", (d) => void d.accept());
+  await remove.click();
+  await expect(page.getByRole("status")).toContainText("User removed");
+  await expect(page.locator(`tr[data-email='${email}']`)).toHaveCount(0);
+
+  const keyName = `temp key ${Date.now()}`;
+  await page.getByLabel("API key name").fill(keyName);
+  await page.getByRole("button", { name: "Create key" }).click();
+  await expect(page.getByRole("status")).toContainText(`Created API key "${keyName}"`);
+  page.once("dialog", (d) => { asked = d.message(); void d.dismiss(); });
+  await page.getByRole("button", { name: `Revoke ${keyName}` }).click();
+  await expect.poll(() => asked).toContain("refused from now on");
+  await expect(page.getByRole("button", { name: `Revoke ${keyName}` })).toBeVisible();
+  page.once("dialog", (d) => void d.accept());
+  await page.getByRole("button", { name: `Revoke ${keyName}` }).click();
+  await expect(page.getByRole("status")).toContainText("API key revoked");
+  await expect(page.getByRole("button", { name: `Revoke ${keyName}` })).toHaveCount(0);
+});

@@ -27,9 +27,37 @@ pub fn AdminPage() -> impl IntoView {
         version.track();
         instances(None)
     });
+    // A caller who may not administer gets one explanation and no forms.
+    // A memo: the sections are built once, not again on every reload of the lists.
+    let refused = Memo::new(move |_| {
+        match people.get() {
+        Some(Err(e @ (AppError::Forbidden(_) | AppError::NotFound(_) | AppError::Unauthorized(_)))) => Some(e),
+        Some(Err(AppError::BadRequest(_))) => Some(AppError::Forbidden(
+            "Administration manages one tenant's people, API keys and settings, and platform accounts belong to no tenant: its owners and admins administer it.".to_owned(),
+        )),
+        _ => None,
+    }
+    });
     view! {
         <section class="admin">
             <h1>"Administration"</h1>
+            {move || match refused.get() {
+                Some(e) => view! { <ErrorState error=e/> }.into_any(),
+                None => view! { <AdminSections notice=notice people=people fleet=fleet version=version report=report/> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn AdminSections(
+    notice: RwSignal<Option<Result<String, String>>>,
+    people: LocalResource<Result<Vec<UserView>, AppError>>,
+    fleet: LocalResource<Result<Vec<InstanceView>, AppError>>,
+    version: RwSignal<u32>,
+    report: Callback<Result<String, AppError>>,
+) -> impl IntoView {
+    view! {
             {move || notice.get().map(|n| match n {
                 Ok(m) => view! { <p class="form-ok" role="status">{m}</p> }.into_any(),
                 Err(e) => view! { <p class="form-error" role="alert">{e}</p> }.into_any(),
@@ -49,7 +77,6 @@ pub fn AdminPage() -> impl IntoView {
             <SensitiveFieldsForm version=version report=report/>
             <h2>"Retention"</h2>
             <RetentionForm version=version report=report/>
-        </section>
     }
 }
 
@@ -76,9 +103,15 @@ fn UserTable(
                                 " "<a class="history" href=format!("/audit?actor={id}")>"View history"</a></td>
                             <td>
                                 <select aria-label=format!("Role of {email}") on:change=move |ev| {
-                                    let Ok(new) = event_target_value(&ev).parse::<Role>() else { return };
+                                    let select = event_target::<web_sys::HtmlSelectElement>(&ev);
+                                    let Ok(new) = select.value().parse::<Role>() else { return };
                                     spawn_local(async move {
-                                        report.run(change_role(id, new).await.map(|u| format!("{} is now {new}", u.email)));
+                                        let done = change_role(id, new).await;
+                                        // Refused: the control shows the role the user really has.
+                                        if done.is_err() {
+                                            select.set_value(role.as_str());
+                                        }
+                                        report.run(done.map(|u| format!("{} is now {new}", u.email)));
                                     });
                                 }>
                                     {Role::ALL.into_iter().map(|r| view! {
@@ -104,10 +137,19 @@ fn UserTable(
                                 }).collect_view())}
                             </td>
                             <td>
-                                <button class="danger" on:click=move |_| {
-                                    spawn_local(async move {
-                                        report.run(remove_user(id).await.map(|()| "User removed".to_owned()));
-                                    });
+                                <button class="danger" aria-label=format!("Remove {email}") on:click={
+                                    let email = u.email.clone();
+                                    move |_| {
+                                        let asked = format!(
+                                            "Remove {email}? They can no longer log in, their sessions end, their instance access and the API keys they created are revoked. Their history stays in the log."
+                                        );
+                                        if !super::confirm(&asked) {
+                                            return;
+                                        }
+                                        spawn_local(async move {
+                                            report.run(remove_user(id).await.map(|()| "User removed".to_owned()));
+                                        });
+                                    }
                                 }>"Remove"</button>
                             </td>
                         </tr>
@@ -212,6 +254,7 @@ fn ApiKeys(version: RwSignal<u32>, report: Callback<Result<String, AppError>>) -
                             {list.into_iter().map(|k| {
                                 let id = k.id;
                                 let key_label = format!("Person key {} is revoked with", k.name);
+                                let key_name = k.name.clone();
                                 view! {
                                     <tr>
                                         <td>{k.name}" "<a class="history" href=format!("/audit?actor={id}")>"View history"</a></td>
@@ -245,9 +288,19 @@ fn ApiKeys(version: RwSignal<u32>, report: Callback<Result<String, AppError>>) -
                                             })
                                         }</td>
                                         <td>{(!k.revoked).then(|| view! {
-                                            <button class="danger" on:click=move |_| spawn_local(async move {
-                                                report.run(revoke_api_key(id).await.map(|()| "API key revoked".to_owned()));
-                                            })>"Revoke"</button>
+                                            <button class="danger" aria-label=format!("Revoke {}", key_name) on:click={
+                                                let asked = format!(
+                                                    "Revoke the API key \u{201c}{key_name}\u{201d}? Every producer using it is refused from now on (401); what it wrote stays in the log."
+                                                );
+                                                move |_| {
+                                                    if !super::confirm(&asked) {
+                                                        return;
+                                                    }
+                                                    spawn_local(async move {
+                                                        report.run(revoke_api_key(id).await.map(|()| "API key revoked".to_owned()));
+                                                    });
+                                                }
+                                            }>"Revoke"</button>
                                         })}</td>
                                     </tr>
                                 }

@@ -168,6 +168,16 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
         Source::Tenant { .. } => title.to_owned(),
     };
 
+    // Only changes when the answer turns into (or out of) a refusal, so the
+    // controls are not rebuilt on every load.
+    let refused = Memo::new(move |_| {
+        matches!(
+            status.get(),
+            Status::Failed(
+                AppError::Forbidden(_) | AppError::NotFound(_) | AppError::Unauthorized(_)
+            )
+        )
+    });
     // Relative or absolute times, as this browser last chose.
     let absolute = RwSignal::new(false);
     Effect::new(move |_| absolute.set(super::time::absolute_remembered()));
@@ -177,19 +187,25 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
             <header class="feed-head">
                 <h1>{heading}</h1>
                 <p class="subtitle">{move || tenant_name.get()}</p>
-                <p class="times">
-                    {move || format!("Times are your local time ({}). ", super::time::zone_name())}
-                    <button type="button" class="linkish" aria-pressed=move || absolute.get().to_string()
-                        on:click=move |_| {
-                            let now_absolute = !absolute.get_untracked();
-                            absolute.set(now_absolute);
-                            super::time::remember_absolute(now_absolute);
-                        }>
-                        {move || if absolute.get() { "Show relative times" } else { "Show exact times" }}
-                    </button>
-                </p>
+                {move || (!refused.get()).then(|| view! {
+                    <p class="times">
+                        {format!("Times are your local time ({}). ", super::time::zone_name())}
+                        <button type="button" class="linkish" aria-pressed=move || absolute.get().to_string()
+                            on:click=move |_| {
+                                let now_absolute = !absolute.get_untracked();
+                                absolute.set(now_absolute);
+                                super::time::remember_absolute(now_absolute);
+                            }>
+                            {move || if absolute.get() { "Show relative times" } else { "Show exact times" }}
+                        </button>
+                    </p>
+                })}
             </header>
             {move || {
+                // Refused outright (no right to this feed): one explanation, no controls.
+                if refused.get() {
+                    return None;
+                }
                 let src = source.get();
                 let tenant_wide = matches!(src, Source::Tenant { .. });
                 let mut pills = src.pills();
@@ -200,7 +216,7 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
                         }
                     }
                 }
-                view! {
+                Some(view! {
                     <Pills active=category path=src.path() pills=pills view_query=view_query/>
                     {tenant_wide.then(|| view! {
                         <super::integrity::IntegrityPanel tenant=view_query.get_untracked().get("tenant").map(str::to_owned)/>
@@ -211,7 +227,7 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
                             <a download href=move || view_query.read().export_href("ndjson", chrono::Utc::now())>"NDJSON"</a>
                         </p>
                     })}
-                }
+                })
             }}
             {move || match status.get() {
                 Status::Loading => view! { <p class="state" role="status">"Loading entries…"</p> }.into_any(),

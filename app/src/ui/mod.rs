@@ -33,6 +33,21 @@ impl Auth {
     }
 }
 
+/// Asks the person to confirm a destructive action, saying what will happen.
+pub fn confirm(question: &str) -> bool {
+    #[cfg(target_arch = "wasm32")]
+    {
+        web_sys::window()
+            .and_then(|w| w.confirm_with_message(question).ok())
+            .unwrap_or(false)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = question;
+        false
+    }
+}
+
 /// Text as the viewer shows it: bidirectional controls (which can make `gpj.exe`
 /// read as `exe.jpg`) and other invisible format characters are shown as visible
 /// escapes like `<U+202E>`; the stored text is unchanged.
