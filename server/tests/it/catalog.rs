@@ -54,6 +54,14 @@ impl TestApp {
         )
     }
 
+    /// A bodiless catalog change that must answer 204 and be audited in Northwind's
+    /// log as `audited` (its newest entry).
+    async fn audited(&self, method: Method, path: &str, key: &str, audited: EventType) {
+        let (status, answer) = self.rest(method, path, key, Value::Null).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{path}: {answer}");
+        assert_eq!(self.entries("northwind").await[0].event_type, audited);
+    }
+
     async fn post(&self, key: &str, events: Value) -> (StatusCode, Value) {
         self.rest(Method::POST, "/api/v1/events", key, events).await
     }
@@ -230,19 +238,13 @@ async fn a_tenant_registers_uses_changes_and_retires_its_own_type() {
         .contains(&"custom.backup.completed".to_owned()));
 
     // Retired: refused from now on, its entries stay readable and filterable.
-    let (status, _) = app
-        .rest(
-            Method::POST,
-            "/api/v1/catalog/types/custom.backup.completed/retire",
-            &manager,
-            Value::Null,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.entries("northwind").await[0].event_type,
-        EventType::CatalogTypeRetired
-    );
+    app.audited(
+        Method::POST,
+        "/api/v1/catalog/types/custom.backup.completed/retire",
+        &manager,
+        EventType::CatalogTypeRetired,
+    )
+    .await;
     let (status, answer) = app.post(&writer, backup_event("monthly")).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(errors(&answer)[0].1.contains("retired"), "{answer}");
@@ -434,19 +436,9 @@ async fn a_packs_events_reach_the_feeds_and_filters_and_match_any_target() {
     );
 
     for pack in ["monitoring", "api_gateway"] {
-        let (status, answer) = app
-            .rest(
-                Method::POST,
-                &format!("/api/v1/catalog/packs/{pack}"),
-                &key,
-                Value::Null,
-            )
+        let path = format!("/api/v1/catalog/packs/{pack}");
+        app.audited(Method::POST, &path, &key, EventType::CatalogPackEnabled)
             .await;
-        assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
-        assert_eq!(
-            app.entries("northwind").await[0].event_type,
-            EventType::CatalogPackEnabled
-        );
     }
     let (status, answer) = app
         .rest(
@@ -564,19 +556,13 @@ async fn a_packs_events_reach_the_feeds_and_filters_and_match_any_target() {
     assert!(offline.complete, "{offline:?}");
 
     // Switched off: new events refused, the old ones stay and filter.
-    let (status, _) = app
-        .rest(
-            Method::DELETE,
-            "/api/v1/catalog/packs/monitoring",
-            &key,
-            Value::Null,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.entries("northwind").await[0].event_type,
-        EventType::CatalogPackDisabled
-    );
+    app.audited(
+        Method::DELETE,
+        "/api/v1/catalog/packs/monitoring",
+        &key,
+        EventType::CatalogPackDisabled,
+    )
+    .await;
     let (status, _) = app
         .post(
             &key,
