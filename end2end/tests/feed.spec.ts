@@ -24,6 +24,8 @@ function shown(value: unknown): string {
 // Tests run in parallel and every login is audited, so the feed grows while a test
 // runs: each test compares the screen with the API's page starting at the same seq.
 async function shownSeqs(page: Page): Promise<number[]> {
+  // While a new filter loads, the previous rows stay (dimmed): wait for the answer.
+  await expect(page.locator(".stale")).toHaveCount(0);
   const rows = page.locator("li.entry");
   await expect(rows.first()).toBeVisible();
   return rows.evaluateAll((els) => els.map((e) => Number(e.getAttribute("data-seq"))));
@@ -52,6 +54,7 @@ test("a category pill filters the feed and lives in the URL", async ({ page }) =
 
   const expected = await feed(page, { category: "alerts" });
   expect(expected.entries.length).toBeGreaterThan(0);
+  await expect(page.locator(".stale")).toHaveCount(0);
   const rows = page.locator("li.entry");
   await expect(rows).toHaveCount(expected.entries.length);
   const categories = await rows.evaluateAll((els) => els.map((e) => e.getAttribute("data-category")));

@@ -5,6 +5,8 @@ type Entry = { id: string; seq: number; description: string; event_type: string;
 type FeedPage = { entries: Entry[]; next_cursor: number | null };
 
 async function shownSeqs(page: Page): Promise<number[]> {
+  // While a new filter loads, the previous rows stay (dimmed): wait for the answer.
+  await expect(page.locator(".stale")).toHaveCount(0);
   const rows = page.locator("li.entry");
   await expect(rows.first()).toBeVisible();
   return rows.evaluateAll((els) => els.map((e) => Number(e.getAttribute("data-seq"))));

@@ -12,6 +12,7 @@ use leptos::task::spawn_local;
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
+    super::set_title("Administration");
     // Bumped after every change, so the lists reload.
     let version = RwSignal::new(0u32);
     let notice = RwSignal::new(None::<Result<String, String>>);

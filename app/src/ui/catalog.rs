@@ -13,6 +13,7 @@ use leptos::task::spawn_local;
 
 #[component]
 pub fn CatalogPage() -> impl IntoView {
+    super::set_title("Event catalog");
     let view_query = use_view_query();
     let tenant = Memo::new(move |_| view_query.read().get("tenant").map(str::to_owned));
     let version = RwSignal::new(0u32);

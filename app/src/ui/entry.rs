@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 #[component]
 pub fn EntryPage() -> impl IntoView {
+    super::set_title("Entry details");
     let params = use_params_map();
     let id = Memo::new(move |_| {
         params

@@ -168,6 +168,20 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
         Source::Tenant { .. } => title.to_owned(),
     };
 
+    // The title names the page and its filters.
+    Effect::new(move |_| {
+        let chips: Vec<String> = view_query
+            .read()
+            .chips()
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
+        let mut title = heading();
+        if !chips.is_empty() {
+            title = format!("{title} · {}", chips.join(", "));
+        }
+        super::set_title(&title);
+    });
     // Only changes when the answer turns into (or out of) a refusal, so the
     // controls are not rebuilt on every load.
     let refused = Memo::new(move |_| {
@@ -230,6 +244,11 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
                 })
             }}
             {move || match status.get() {
+                // A new filter's answer is on its way: the previous results stay, dimmed.
+                Status::Loading if !entries.read().is_empty() => view! {
+                    <p class="state loading-note" role="status">"Loading entries…"</p>
+                    <div class="stale" aria-busy="true"><FeedList entries=entries filtered=filtered/></div>
+                }.into_any(),
                 Status::Loading => view! { <p class="state" role="status">"Loading entries…"</p> }.into_any(),
                 Status::Failed(e) => view! { <ErrorState error=e/> }.into_any(),
                 Status::Waiting(why) => view! { <p class="state state-empty">{why}</p> }.into_any(),
@@ -368,6 +387,7 @@ pub fn EntryRow(entry: Entry, now: chrono::DateTime<chrono::Utc>) -> impl IntoVi
 /// The instances whose history the caller may read.
 #[component]
 pub fn InstancesPage() -> impl IntoView {
+    super::set_title("Instances");
     let list = LocalResource::new(|| instances(None));
     view! {
         <section>

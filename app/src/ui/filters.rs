@@ -258,7 +258,7 @@ impl ViewQuery {
 }
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters stay).
-fn encode(v: &str) -> String {
+pub(crate) fn encode(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

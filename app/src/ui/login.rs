@@ -6,16 +6,34 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
+/// A path on this site to return to after login (never another origin, never the
+/// login page itself).
+fn is_own_path(next: &str) -> bool {
+    next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.starts_with("/login")
+        && !next.contains(['\r', '\n'])
+}
+
 #[component]
 pub fn LoginPage() -> impl IntoView {
+    super::set_title("Log in");
     let auth = expect_context::<Auth>();
     let navigate = use_navigate();
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    let query = use_query_map();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        // Back to the page that asked for a login: only a path of this site.
+        let next = query
+            .read_untracked()
+            .get("next")
+            .filter(|n| is_own_path(n))
+            .unwrap_or_else(|| "/".to_owned());
         busy.set(true);
         error.set(None);
         let navigate = navigate.clone();
@@ -23,7 +41,7 @@ pub fn LoginPage() -> impl IntoView {
             match login(email.get_untracked(), password.get_untracked()).await {
                 Ok(me) => {
                     auth.0.set(Some(Some(me)));
-                    navigate("/", Default::default());
+                    navigate(&next, Default::default());
                 }
                 Err(e) => error.set(Some(e.to_string())),
             }
@@ -81,5 +99,25 @@ pub fn SetPasswordPage() -> impl IntoView {
                 Err(e) => view! { <p class="form-error" role="alert">{e}</p> }.into_any(),
             })}
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_paths_of_this_site_are_returned_to() {
+        for ok in ["/audit?category=config", "/entries/1", "/"] {
+            assert!(super::is_own_path(ok), "{ok}");
+        }
+        for bad in [
+            "https://evil.example/",
+            "//evil.example",
+            "/\\evil.example",
+            "/login?next=/x",
+            "javascript:alert(1)",
+            "",
+        ] {
+            assert!(!super::is_own_path(bad), "{bad}");
+        }
     }
 }

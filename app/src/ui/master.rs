@@ -12,6 +12,7 @@ use leptos::task::spawn_local;
 
 #[component]
 pub fn MasterPage() -> impl IntoView {
+    super::set_title("Master view");
     let view_query = use_view_query();
     let page_no = Memo::new(move |_| {
         view_query

@@ -33,6 +33,16 @@ impl Auth {
     }
 }
 
+/// Names the page in the browser's title bar and history: `what · Stele`.
+pub fn set_title(what: &str) {
+    #[cfg(target_arch = "wasm32")]
+    if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+        doc.set_title(&format!("{what} · Stele"));
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = what;
+}
+
 /// Asks the person to confirm a destructive action, saying what will happen.
 pub fn confirm(question: &str) -> bool {
     #[cfg(target_arch = "wasm32")]
@@ -173,11 +183,21 @@ pub fn ErrorState(error: AppError) -> impl IntoView {
         _ => ("Something went wrong", "state state-error"),
     };
     let login = matches!(error, AppError::Unauthorized(_));
+    // Logging in comes back here, filters and all.
+    let location = leptos_router::hooks::use_location();
+    let login_href = move || {
+        let here = format!(
+            "{}{}",
+            location.pathname.get(),
+            location.query.get().to_query_string()
+        );
+        format!("/login?next={}", filters::encode(&here))
+    };
     view! {
         <div class=class role="alert">
             <strong>{title}</strong>
             <p>{error.to_string()}</p>
-            {login.then(|| view! { <a href="/login">"Log in"</a> })}
+            {login.then(|| view! { <a href=login_href>"Log in"</a> })}
         </div>
     }
 }
