@@ -199,3 +199,25 @@ test.describe("times in the feed", () => {
     await expect(page.locator("li.entry")).toHaveCount(0);
   });
 });
+
+test("an instance's feed has search and timeframe too", async ({ page }) => {
+  await login(page, "priya@northwind.example");
+  await page.goto("/instances/pbx-birchwood");
+  const rows = page.locator("li.entry");
+  await expect(rows.first()).toBeVisible();
+  // A word from the newest entry's description finds it, on this instance only.
+  const text = (await rows.first().locator(".description").textContent()) ?? "";
+  const word = text.split(/[^A-Za-z]+/).filter((w) => w.length >= 4).sort((a, b) => b.length - a.length)[0];
+  expect(word).toBeTruthy();
+  await page.getByRole("searchbox").fill(word);
+  await page.getByRole("button", { name: "Search", exact: true }).click();
+  await expect(page).toHaveURL(new RegExp(`/instances/pbx-birchwood\\?q=${word}$`));
+  await expect(page.locator(".stale")).toHaveCount(0);
+  await expect(rows.first()).toBeVisible();
+  const instances = await page.locator("li.entry .instance").allTextContents();
+  expect(new Set(instances)).toEqual(new Set(["Birchwood Dental"]));
+  await page.getByLabel("Timeframe", { exact: true }).selectOption("all");
+  await expect(page).toHaveURL(/range=all/);
+  await page.getByLabel("Timeframe", { exact: true }).selectOption("today");
+  await expect(page).toHaveURL(/q=.*&range=today|range=today.*q=/);
+});

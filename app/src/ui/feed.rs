@@ -3,7 +3,7 @@
 //! something. Both pages share [`Feed`]; the server gates each.
 
 use super::diff::DiffTable;
-use super::filters::{use_view_query, FilterBar, ViewQuery};
+use super::filters::{use_view_query, FilterBar, SearchBox, TimeframeSelect, ViewQuery};
 use super::time::time_title as exact_title;
 use super::ErrorState;
 use crate::api::{
@@ -98,8 +98,12 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
         let f = view_query.read().filter(chrono::Utc::now());
         match source.get() {
             Source::Tenant { .. } => f,
+            // An instance's feed: its pills, search and timeframe.
             Source::Instance { .. } => FeedFilter {
                 category: f.category,
+                q: f.q,
+                since: f.since,
+                until: f.until,
                 ..FeedFilter::default()
             },
         }
@@ -230,8 +234,15 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
                         }
                     }
                 }
+                let instance_tools = (!tenant_wide).then(|| view! {
+                    <div class="instance-tools">
+                        <SearchBox path=src.path() view_query=view_query/>
+                        <div class="filters"><TimeframeSelect path=src.path() view_query=view_query/></div>
+                    </div>
+                });
                 Some(view! {
                     <Pills active=category path=src.path() pills=pills view_query=view_query/>
+                    {instance_tools}
                     {tenant_wide.then(|| view! {
                         <super::integrity::IntegrityPanel tenant=view_query.get_untracked().get("tenant").map(str::to_owned)/>
                         <FilterBar path="/audit" view_query=view_query/>

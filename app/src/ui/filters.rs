@@ -294,7 +294,7 @@ pub fn url_setter(
 
 /// The free-text search of a feed; submitting it writes `q` into the URL.
 #[component]
-pub fn SearchBox(path: &'static str, view_query: Memo<ViewQuery>) -> impl IntoView {
+pub fn SearchBox(#[prop(into)] path: String, view_query: Memo<ViewQuery>) -> impl IntoView {
     let navigate = use_navigate();
     let search = RwSignal::new(String::new());
     Effect::new(move |_| search.set(view_query.read().get("q").unwrap_or_default().to_owned()));
@@ -303,7 +303,7 @@ pub fn SearchBox(path: &'static str, view_query: Memo<ViewQuery>) -> impl IntoVi
         let q = view_query
             .get_untracked()
             .with("q", &search.get_untracked());
-        navigate(&q.href(path), Default::default());
+        navigate(&q.href(&path), Default::default());
     };
     view! {
         <form class="search" role="search" on:submit=submit>
@@ -312,6 +312,25 @@ pub fn SearchBox(path: &'static str, view_query: Memo<ViewQuery>) -> impl IntoVi
                 prop:value=search on:input=move |ev| search.set(event_target_value(&ev))/>
             <button type="submit">"Search"</button>
         </form>
+    }
+}
+
+/// The timeframe of a feed (`range` in the URL).
+#[component]
+pub fn TimeframeSelect(#[prop(into)] path: String, view_query: Memo<ViewQuery>) -> impl IntoView {
+    let navigate = use_navigate();
+    let change = move |ev: leptos::ev::Event| {
+        let q = view_query
+            .get_untracked()
+            .with("range", &event_target_value(&ev));
+        navigate(&q.href(&path), Default::default());
+    };
+    view! {
+        <label>"Timeframe"
+            <select aria-label="Timeframe" on:change=change prop:value=move || view_query.read().get("range").unwrap_or("all").to_owned()>
+                {RANGES.iter().map(|(v, l, _)| view! { <option value=*v>{*l}</option> }).collect_view()}
+            </select>
+        </label>
     }
 }
 
@@ -380,11 +399,7 @@ pub fn FilterBar(path: &'static str, view_query: Memo<ViewQuery>) -> impl IntoVi
             <label>"Resource name"
                 <input aria-label="Resource name" type="text" placeholder="instance or target" on:change=set("resource") prop:value=value("resource")/>
             </label>
-            <label>"Timeframe"
-                <select aria-label="Timeframe" on:change=set("range") prop:value=move || view_query.read().get("range").unwrap_or("all").to_owned()>
-                    {RANGES.iter().map(|(v, l, _)| view! { <option value=*v>{*l}</option> }).collect_view()}
-                </select>
-            </label>
+            <TimeframeSelect path=path view_query=view_query/>
             <Show when=custom>
                 <label>"From" <input aria-label="From" type="date" on:change=set("from") prop:value=value("from")/></label>
                 <label>"To" <input aria-label="To" type="date" on:change=set("to") prop:value=value("to")
