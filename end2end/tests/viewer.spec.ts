@@ -125,7 +125,7 @@ test.describe("the tenant feed's filters", () => {
     const entry = data.entries[0];
     await page.goto("/audit?event_type=instance.credentials_saved");
     await page.locator(`li.entry[data-seq="${entry.seq}"]`).getByRole("link", { name: "Details" }).click();
-    await expect(page).toHaveURL(new RegExp(`/entries/${entry.id}$`));
+    await expect(page).toHaveURL(new RegExp(`/entries/${entry.id}\\?back=`));
     await expect(page.getByRole("heading", { level: 1 })).toHaveText(entry.description);
     await expect(page.locator(".chain .seq")).toHaveText(String(entry.seq));
     await expect(page.locator(".chain .hash")).toHaveText(/^[0-9a-f]{64}$/);
@@ -220,4 +220,20 @@ test("an instance's feed has search and timeframe too", async ({ page }) => {
   await expect(page).toHaveURL(/range=all/);
   await page.getByLabel("Timeframe", { exact: true }).selectOption("today");
   await expect(page).toHaveURL(/q=.*&range=today|range=today.*q=/);
+});
+
+test("the detail page's back link returns to the view it came from, filters and all", async ({ page }) => {
+  await login(page, OWNER);
+  await page.goto("/audit?category=config&range=90d");
+  await expect(page.locator(".stale")).toHaveCount(0);
+  await page.locator("li.entry").first().getByRole("link", { name: "Details" }).click();
+  await expect(page).toHaveURL(/\/entries\/[0-9a-f-]{36}\?back=/);
+  await page.getByRole("link", { name: "← Back to the feed" }).click();
+  await expect(page).toHaveURL(/\/audit\?category=config&range=90d$/);
+  // A back link to another site is not followed: the feed is the way back.
+  await expect(page.locator(".stale")).toHaveCount(0);
+  const href = await page.locator("li.entry").first().getByRole("link", { name: "Details" }).getAttribute("href");
+  const entryPath = (href ?? "").split("?")[0];
+  await page.goto(`${entryPath}?back=${encodeURIComponent("https://evil.example/")}`);
+  await expect(page.getByRole("link", { name: "← Back to the feed" })).toHaveAttribute("href", /^\/(audit|instances\/)/);
 });

@@ -31,11 +31,19 @@ pub fn EntryPage() -> impl IntoView {
             }
         }
     });
+    // Where the reader came from (a feed with its filters), if it is a page of ours.
+    let query = leptos_router::hooks::use_query_map();
+    let back = Memo::new(move |_| {
+        query
+            .read()
+            .get("back")
+            .filter(|b| super::login::is_own_path(b))
+    });
     view! {
         <Suspense fallback=|| view! { <p class="state" role="status">"Loading the entry…"</p> }>
             {move || detail.get().map(|r| match r {
                 Err(e) => view! { <ErrorState error=e/> }.into_any(),
-                Ok(d) => view! { <Detail detail=d/> }.into_any(),
+                Ok(d) => view! { <Detail detail=d back=back.get_untracked()/> }.into_any(),
             })}
         </Suspense>
     }
@@ -73,15 +81,15 @@ fn targets(e: &crate::entry::Entry, tenant_slug: &str) -> impl IntoView {
 }
 
 #[component]
-fn Detail(detail: EntryDetail) -> impl IntoView {
+fn Detail(detail: EntryDetail, back: Option<String>) -> impl IntoView {
     let e = detail.entry;
     let now = chrono::Utc::now();
     let category = e.category().clone();
     let category_label = detail.category_label.clone();
-    let back = match &e.instance {
+    let back = back.unwrap_or_else(|| match &e.instance {
         Some(i) => format!("/instances/{}?tenant={}", i.id, detail.tenant_slug),
         None => format!("/audit?tenant={}", detail.tenant_slug),
-    };
+    });
     let metadata = (!e.metadata.is_empty())
         .then(|| serde_json::to_string_pretty(&e.metadata).unwrap_or_default());
     let changes = e.changes.clone();

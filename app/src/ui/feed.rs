@@ -365,6 +365,17 @@ pub fn EntryRow(entry: Entry, now: chrono::DateTime<chrono::Utc>) -> impl IntoVi
     let count = changes.len();
     let category = entry.category().to_string();
     let is_system = entry.actor.kind == ActorKind::System;
+    // The detail page's back link returns to this very view, filters and all.
+    let location = leptos_router::hooks::use_location();
+    let id = entry.id;
+    let details_href = move || {
+        let here = format!(
+            "{}{}",
+            location.pathname.get(),
+            location.query.get().to_query_string()
+        );
+        format!("/entries/{id}?back={}", super::filters::encode(&here))
+    };
     let occurred = entry.occurred_at;
     let absolute = use_context::<TimeStyle>().map_or_else(|| RwSignal::new(false), |t| t.0);
     view! {
@@ -379,7 +390,7 @@ pub fn EntryRow(entry: Entry, now: chrono::DateTime<chrono::Utc>) -> impl IntoVi
                 <span class=format!("badge cat-{category}")>{entry.event_type.to_string()}</span>
             </div>
             <p class="description">{super::visible(&entry.description)}</p>
-            <a class="details" href=format!("/entries/{}", entry.id)>"Details"</a>
+            <a class="details" href=details_href>"Details"</a>
             {(count > 0).then(|| view! {
                 <button
                     class="expander"

@@ -8,7 +8,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 
 /// A path on this site to return to after login (never another origin, never the
 /// login page itself).
-fn is_own_path(next: &str) -> bool {
+pub(crate) fn is_own_path(next: &str) -> bool {
     next.starts_with('/')
         && !next.starts_with("//")
         && !next.starts_with("/\\")
