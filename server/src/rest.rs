@@ -1182,16 +1182,18 @@ pub struct CatalogOut {
 async fn catalog_caller(
     state: &AppState,
     headers: &HeaderMap,
-    permission: Permission,
-) -> Result<(ApiKeyRecord, app::ssr::catalog::Editor, bool), ApiError> {
+) -> Result<(ApiKeyRecord, app::ssr::catalog::Editor), ApiError> {
     let (caller, key) = authenticate(state, headers).await?;
-    require(Some(&caller), permission, Scope::Tenant(key.tenant_id))?;
-    let can_manage = key.scopes.iter().any(|s| s == "catalog:write");
+    require(
+        Some(&caller),
+        Permission::ManageCatalog,
+        Scope::Tenant(key.tenant_id),
+    )?;
     let editor = app::ssr::catalog::Editor {
         actor: Actor::api_key(key.id.to_string(), &key.name),
         context: Context::default(),
     };
-    Ok((key, editor, can_manage))
+    Ok((key, editor))
 }
 
 /// Every event type the tenant can receive: built in, its packs' and its own.
@@ -1210,7 +1212,8 @@ pub async fn get_catalog(State(state): State<AppState>, headers: HeaderMap) -> R
     let result = async {
         let (caller, key) = authenticate(&state, &headers).await?;
         let scope = Scope::Tenant(key.tenant_id);
-        if require(Some(&caller), Permission::ManageCatalog, scope.clone()).is_err() {
+        let can_manage = require(Some(&caller), Permission::ManageCatalog, scope.clone()).is_ok();
+        if !can_manage {
             require(Some(&caller), Permission::AuditView, scope)?;
         }
         let tenant = state
@@ -1218,7 +1221,6 @@ pub async fn get_catalog(State(state): State<AppState>, headers: HeaderMap) -> R
             .tenant_by_id(key.tenant_id)
             .await?
             .ok_or_else(|| ApiError::new(404, "not_found", "the key's tenant is gone"))?;
-        let can_manage = key.scopes.iter().any(|s| s == "catalog:write");
         let view = app::ssr::catalog::view(&state, tenant.id, tenant.slug, can_manage).await?;
         Ok::<_, ApiError>(Json(view))
     };
@@ -1245,8 +1247,7 @@ pub async fn get_catalog(State(state): State<AppState>, headers: HeaderMap) -> R
 )]
 pub async fn post_catalog_type(State(state): State<AppState>, req: Request) -> Response {
     let result = async {
-        let (key, editor, _) =
-            catalog_caller(&state, req.headers(), Permission::ManageCatalog).await?;
+        let (key, editor) = catalog_caller(&state, req.headers()).await?;
         let bytes = to_bytes(req.into_body(), 64 * 1024)
             .await
             .map_err(|_| ApiError::new(413, "body_too_large", "a type is at most 64 KiB"))?;
@@ -1280,7 +1281,7 @@ pub async fn retire_catalog_type(
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        let (key, editor, _) = catalog_caller(&state, &headers, Permission::ManageCatalog).await?;
+        let (key, editor) = catalog_caller(&state, &headers).await?;
         app::ssr::catalog::retire_type(&state, key.tenant_id, editor, &name).await?;
         Ok::<_, ApiError>(StatusCode::NO_CONTENT)
     };
@@ -1333,7 +1334,7 @@ pub async fn disable_pack(
 
 async fn switch_pack(state: AppState, pack: String, headers: HeaderMap, on: bool) -> Response {
     let result = async {
-        let (key, editor, _) = catalog_caller(&state, &headers, Permission::ManageCatalog).await?;
+        let (key, editor) = catalog_caller(&state, &headers).await?;
         app::ssr::catalog::set_pack(&state, key.tenant_id, editor, &pack, on).await?;
         Ok::<_, ApiError>(StatusCode::NO_CONTENT)
     };

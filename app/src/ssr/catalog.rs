@@ -388,37 +388,40 @@ pub async fn check_filter(
 
 // ---- the server functions' halves (a browser session) ----
 
-/// The tenant a session asks about, and whether it may change its catalog.
+/// The tenant a session asks about, and whether it may change its catalog (the
+/// refusal, if not).
 async fn session_tenant(
     state: &AppState,
     tenant: Option<String>,
-) -> Result<(super::session::Session, crate::entry::Tenant, bool), AppError> {
+) -> Result<
+    (
+        super::session::Session,
+        crate::entry::Tenant,
+        Result<(), AppError>,
+    ),
+    AppError,
+> {
     let session = super::session::require_session(state).await?;
     let tenant = super::feeds::target_tenant(state, &session, tenant.as_deref()).await?;
-    let can_manage = crate::auth::require(
+    let manage = crate::auth::require(
         Some(&session.caller),
         crate::auth::Permission::ManageCatalog,
         crate::auth::Scope::Tenant(tenant.id),
-    )
-    .is_ok();
-    Ok((session, tenant, can_manage))
+    );
+    Ok((session, tenant, manage))
 }
 
 /// Any account of the tenant (and super admins) may read what its log can hold.
 pub async fn catalog_of(tenant: Option<String>) -> Result<CatalogView, AppError> {
     let state = super::state()?;
-    let (_, tenant, can_manage) = session_tenant(&state, tenant).await?;
-    view(&state, tenant.id, tenant.slug, can_manage).await
+    let (_, tenant, manage) = session_tenant(&state, tenant).await?;
+    view(&state, tenant.id, tenant.slug, manage.is_ok()).await
 }
 
 async fn managed(tenant: Option<String>) -> Result<(AppState, Uuid, Editor), AppError> {
     let state = super::state()?;
-    let (session, tenant, _) = session_tenant(&state, tenant).await?;
-    crate::auth::require(
-        Some(&session.caller),
-        crate::auth::Permission::ManageCatalog,
-        crate::auth::Scope::Tenant(tenant.id),
-    )?;
+    let (session, tenant, manage) = session_tenant(&state, tenant).await?;
+    manage?;
     let editor = Editor {
         actor: session.actor(),
         context: session.context(),

@@ -365,10 +365,7 @@ impl_store!(PgStore, {
     }
 
     async fn list(&self, query: &EntryQuery) -> Result<Vec<Entry>, StoreError> {
-        let query = &EntryQuery {
-            other_targets: names_other_targets(&self.pool, query).await?,
-            ..query.clone()
-        };
+        let query = &resolved(&self.pool, query).await?;
         let ts = query.filter.q.as_deref().and_then(ts_query);
         let by_seq = !(query.page_by_id || query.tenant_id.is_none());
         let timeframe = match by_seq && ts.is_none() {
@@ -396,10 +393,7 @@ impl_store!(PgStore, {
     }
 
     async fn count(&self, query: &EntryQuery, cap: u64) -> Result<(u64, bool), StoreError> {
-        let query = &EntryQuery {
-            other_targets: names_other_targets(&self.pool, query).await?,
-            ..query.clone()
-        };
+        let query = &resolved(&self.pool, query).await?;
         let ts = query.filter.q.as_deref().and_then(ts_query);
         let unpaged = EntryQuery {
             cursor: None,

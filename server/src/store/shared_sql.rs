@@ -900,14 +900,7 @@ fn push_filter(
     // A target matches an entry's first target or any of the others; the others
     // are looked at only when some entry names this target beyond its first
     // ([`names_other_targets`]), so the common case walks the target index.
-    if (filter.target_kind.is_some() || filter.target_id.is_some()) && !other_targets {
-        if let Some(k) = &filter.target_kind {
-            qb.push(" AND e.target_kind = ").push_bind(k.clone());
-        }
-        if let Some(t) = &filter.target_id {
-            qb.push(" AND e.target_id = ").push_bind(t.clone());
-        }
-    } else if filter.target_kind.is_some() || filter.target_id.is_some() {
+    if filter.target_kind.is_some() || filter.target_id.is_some() {
         let (kind, id) = (&filter.target_kind, &filter.target_id);
         qb.push(" AND ((1 = 1");
         if let Some(k) = kind {
@@ -916,14 +909,20 @@ fn push_filter(
         if let Some(t) = id {
             qb.push(" AND e.target_id = ").push_bind(t.clone());
         }
-        qb.push(") OR e.seq IN (SELECT t.seq FROM entry_targets t WHERE t.tenant_id = e.tenant_id");
-        if let Some(k) = kind {
-            qb.push(" AND t.kind = ").push_bind(k.clone());
+        qb.push(")");
+        if other_targets {
+            qb.push(
+                " OR e.seq IN (SELECT t.seq FROM entry_targets t WHERE t.tenant_id = e.tenant_id",
+            );
+            if let Some(k) = kind {
+                qb.push(" AND t.kind = ").push_bind(k.clone());
+            }
+            if let Some(t) = id {
+                qb.push(" AND t.target_id = ").push_bind(t.clone());
+            }
+            qb.push(")");
         }
-        if let Some(t) = id {
-            qb.push(" AND t.target_id = ").push_bind(t.clone());
-        }
-        qb.push("))");
+        qb.push(")");
     }
     match filter.source.as_deref() {
         Some("stele") => {
@@ -1056,6 +1055,15 @@ async fn capped_count(
         .map_err(internal)?;
     let n = u64::try_from(n).unwrap_or(0);
     Ok(if n > cap { (cap, false) } else { (n, true) })
+}
+
+/// The query as the store runs it: with [`EntryQuery::other_targets`] decided here,
+/// whatever the caller passed.
+async fn resolved(pool: &DbPool, query: &EntryQuery) -> Result<EntryQuery, StoreError> {
+    Ok(EntryQuery {
+        other_targets: names_other_targets(pool, query).await?,
+        ..query.clone()
+    })
 }
 
 /// Whether a listing's target or resource filter must look beyond entries' first

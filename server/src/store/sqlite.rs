@@ -381,10 +381,7 @@ impl_store!(SqliteStore, {
     }
 
     async fn list(&self, query: &EntryQuery) -> Result<Vec<Entry>, StoreError> {
-        let query = &EntryQuery {
-            other_targets: names_other_targets(&self.pool, query).await?,
-            ..query.clone()
-        };
+        let query = &resolved(&self.pool, query).await?;
         let fts = query
             .filter
             .q
@@ -410,10 +407,7 @@ impl_store!(SqliteStore, {
     }
 
     async fn count(&self, query: &EntryQuery, cap: u64) -> Result<(u64, bool), StoreError> {
-        let query = &EntryQuery {
-            other_targets: names_other_targets(&self.pool, query).await?,
-            ..query.clone()
-        };
+        let query = &resolved(&self.pool, query).await?;
         let fts = query
             .filter
             .q
