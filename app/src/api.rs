@@ -139,7 +139,9 @@ pub struct FeedFilter {
     pub since: Option<DateTime<Utc>>,
     #[serde(default)]
     pub until: Option<DateTime<Utc>>,
-    /// Free text over description, event type, instance name and actor label.
+    /// The search: free words over description, event type, instance, actor, target
+    /// names and ids and changed paths and values, with `field:value` terms
+    /// ([`crate::query`]).
     #[serde(default)]
     pub q: Option<String>,
 }
@@ -160,14 +162,23 @@ impl FeedFilter {
             ("resource name", &mut self.resource),
             ("search", &mut self.q),
         ] {
+            let most = if name == "search" {
+                crate::query::MAX_QUERY
+            } else {
+                MAX_FILTER_TEXT
+            };
             if let Some(text) = field.as_deref().map(str::trim) {
-                if text.chars().count() > MAX_FILTER_TEXT {
+                if text.chars().count() > most {
                     return Err(AppError::BadRequest(format!(
-                        "the {name} filter is longer than {MAX_FILTER_TEXT} characters"
+                        "the {name} filter is longer than {most} characters"
                     )));
                 }
                 *field = (!text.is_empty()).then(|| text.to_owned());
             }
+        }
+        if let Some(q) = &self.q {
+            crate::query::parse(q)
+                .map_err(|e| AppError::BadRequest(format!("the search is not understood {e}")))?;
         }
         if let (Some(since), Some(until)) = (self.since, self.until) {
             if since >= until {
@@ -178,6 +189,44 @@ impl FeedFilter {
         }
         Ok(self)
     }
+
+    /// The search as terms and free words. A search [`validated`](Self::validated)
+    /// refused never reaches a store; were one to, its text is searched as words.
+    pub fn query(&self) -> crate::query::Query {
+        let text = self.q.as_deref().unwrap_or_default();
+        crate::query::parse(text).unwrap_or_else(|_| crate::query::Query {
+            terms: Vec::new(),
+            words: text.split_whitespace().map(str::to_owned).collect(),
+        })
+    }
+}
+
+/// How many of a view's newest entries its facets count.
+pub const FACET_SAMPLE: u32 = 10_000;
+
+/// A view's histogram and facets ([`feed_summary`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ViewSummary {
+    /// The start of the first bucket.
+    pub from: DateTime<Utc>,
+    /// The length of every bucket, in milliseconds.
+    pub bucket_ms: i64,
+    /// Entries per bucket, oldest first: bucket `i` starts at `from + i × bucket_ms`.
+    pub counts: Vec<u64>,
+    /// The most frequent values among the view's newest entries, most first.
+    pub facets: Vec<Facet>,
+    /// How many entries the facets counted; at most [`FACET_SAMPLE`].
+    pub sampled: u64,
+}
+
+/// One facet value: `field` is the URL key it filters by (`actor`, `instance_id`,
+/// `event_type`), `value` the key's value, `label` what the reader sees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facet {
+    pub field: String,
+    pub value: String,
+    pub label: String,
+    pub count: u64,
 }
 
 /// One page of a feed, newest first.
@@ -338,6 +387,25 @@ pub async fn instance_feed(
     cursor: Option<i64>,
 ) -> Result<FeedPage, AppError> {
     crate::ssr::feeds::instance_feed(tenant, instance_id, filter, cursor).await
+}
+
+/// A picture of a feed's view: entries over time and its most frequent actors,
+/// instances and event types. `instance_id` narrows it to one instance's feed
+/// (which needs only that instance's grant).
+#[server(prefix = "/api", endpoint = "feed_summary", input = Json)]
+pub async fn feed_summary(
+    tenant: Option<String>,
+    instance_id: Option<String>,
+    filter: FeedFilter,
+) -> Result<ViewSummary, AppError> {
+    crate::ssr::feeds::feed_summary(tenant, instance_id, filter).await
+}
+
+/// Everyone who has acted in the tenant's log lately, and its API keys: what the
+/// tenant feed's Actor filter offers (people, producers' actors, keys, System).
+#[server(prefix = "/api", endpoint = "actors", input = Json)]
+pub async fn actors(tenant: Option<String>) -> Result<Vec<Facet>, AppError> {
+    crate::ssr::feeds::actors(tenant).await
 }
 
 /// The instances whose history the caller may read.

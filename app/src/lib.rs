@@ -12,6 +12,7 @@ pub mod diff;
 pub mod entry;
 pub mod merkle;
 pub mod packs;
+pub mod query;
 pub mod ui;
 pub mod verify;
 

@@ -43,6 +43,17 @@ pub struct EntryQuery {
     pub other_targets: bool,
 }
 
+/// The columns the facets count, of one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FacetRow {
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub actor_label: String,
+    pub instance_id: Option<String>,
+    pub instance_name: Option<String>,
+    pub event_type: String,
+}
+
 /// A user as stored. Server-only: it carries the password hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
@@ -293,6 +304,26 @@ pub trait Store: Send + Sync + 'static {
     /// How many entries match (cursor and paging ignored), counting at most `cap`:
     /// `(count, exact)`; past the cap, `(cap, false)`.
     async fn count(&self, query: &EntryQuery, cap: u64) -> Result<(u64, bool), StoreError>;
+
+    /// Matching entries per time bucket: `(bucket, count)` for the non-empty
+    /// buckets of `[from, to)` (ms), bucket `i` starting at `from + i × bucket`.
+    /// One aggregate query; cursor and paging are ignored.
+    async fn histogram(
+        &self,
+        query: &EntryQuery,
+        span: (i64, i64),
+        bucket: i64,
+    ) -> Result<Vec<(i64, u64)>, StoreError>;
+
+    /// Who, where and what of the newest `limit` matching entries, newest first.
+    async fn facet_sample(
+        &self,
+        query: &EntryQuery,
+        limit: u32,
+    ) -> Result<Vec<FacetRow>, StoreError>;
+
+    /// When the tenant's oldest retained entry happened (ms), if it has any.
+    async fn earliest(&self, tenant_id: Uuid) -> Result<Option<i64>, StoreError>;
 
     /// One entry by id, whatever its tenant (the caller authorizes afterwards).
     async fn find(&self, id: Uuid) -> Result<Option<Entry>, StoreError>;

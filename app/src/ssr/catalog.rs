@@ -358,27 +358,54 @@ pub async fn check_filter(
     tenant: Uuid,
     filter: &crate::api::FeedFilter,
 ) -> Result<(), AppError> {
-    let own_category = matches!(&filter.category, Some(CategoryName::Other(s)) if crate::packs::category_label(s).is_none());
-    let own_type = matches!(&filter.event_type, Some(crate::catalog::TypeName::Other(n)) if crate::packs::pack_of(n).is_none());
+    use crate::query::Field;
+    // The filter's own fields and the search's (positive) terms; an excluded
+    // unknown name excludes nothing, which is no mistake worth refusing.
+    let query = filter.query();
+    let named = |field: Field| {
+        query
+            .of(field)
+            .filter(|t| !t.negated)
+            .flat_map(|t| t.values.clone())
+            .collect::<Vec<_>>()
+    };
+    let categories: Vec<CategoryName> = filter
+        .category
+        .iter()
+        .cloned()
+        .chain(
+            named(Field::Category)
+                .iter()
+                .filter_map(|c| CategoryName::parse(c)),
+        )
+        .collect();
+    let types: Vec<crate::catalog::TypeName> = filter
+        .event_type
+        .iter()
+        .cloned()
+        .chain(
+            named(Field::Event)
+                .iter()
+                .filter_map(|t| crate::catalog::TypeName::parse(t).ok()),
+        )
+        .collect();
+    let own_category = categories
+        .iter()
+        .any(|c| matches!(c, CategoryName::Other(s) if crate::packs::category_label(s).is_none()));
+    let own_type = types.iter().any(
+        |t| matches!(t, crate::catalog::TypeName::Other(n) if crate::packs::pack_of(n).is_none()),
+    );
     let catalog = if own_category || own_type {
         state.store.catalog(tenant).await?
     } else {
         TenantCatalog::default()
     };
-    if let Some(c) = filter
-        .category
-        .as_ref()
-        .filter(|c| !catalog.knows_category(c))
-    {
+    if let Some(c) = categories.iter().find(|c| !catalog.knows_category(c)) {
         return Err(bad(format!(
             "category: unknown category `{c}` (see the catalog page for this tenant's)"
         )));
     }
-    if let Some(t) = filter
-        .event_type
-        .as_ref()
-        .filter(|t| !catalog.knows_type(t))
-    {
+    if let Some(t) = types.iter().find(|t| !catalog.knows_type(t)) {
         return Err(bad(format!(
             "event_type: unknown event type `{t}` (see the catalog page for this tenant's)"
         )));

@@ -239,3 +239,221 @@ pub async fn entry(id: Uuid) -> Result<EntryDetail, AppError> {
         entry,
     })
 }
+
+/// A feed's histogram and facets (the tenant feed's, or with `instance_id` an
+/// instance's), gated like the feed itself.
+pub async fn feed_summary(
+    tenant: Option<String>,
+    instance_id: Option<String>,
+    mut filter: FeedFilter,
+) -> Result<crate::api::ViewSummary, AppError> {
+    let state = state()?;
+    let session = require_session(&state).await?;
+    let tenant = target_tenant(&state, &session, tenant.as_deref()).await?;
+    match instance_id {
+        Some(id) => {
+            require(
+                Some(&session.caller),
+                Permission::AuditView,
+                Scope::Instance(tenant.id, &id),
+            )?;
+            let known = state.store.instances(tenant.id).await?;
+            if !known.iter().any(|i| i.id == id) {
+                return Err(AppError::NotFound("not found".to_owned()));
+            }
+            filter.instance_id = Some(id);
+        }
+        None => require(
+            Some(&session.caller),
+            Permission::AuditView,
+            Scope::Tenant(tenant.id),
+        )?,
+    }
+    let filter = filter.validated()?;
+    super::catalog::check_filter(&state, tenant.id, &filter).await?;
+    let query = EntryQuery {
+        tenant_id: Some(tenant.id),
+        filter,
+        ..EntryQuery::default()
+    };
+    Ok(summarize(state.store.as_ref(), tenant.id, &query).await?)
+}
+
+/// Bucket lengths a histogram may use, shortest first (ms).
+const BUCKETS: [i64; 17] = {
+    const M: i64 = 60_000;
+    const H: i64 = 60 * M;
+    const D: i64 = 24 * H;
+    [
+        M,
+        5 * M,
+        10 * M,
+        15 * M,
+        30 * M,
+        H,
+        2 * H,
+        3 * H,
+        6 * H,
+        12 * H,
+        D,
+        2 * D,
+        7 * D,
+        14 * D,
+        30 * D,
+        90 * D,
+        365 * D,
+    ]
+};
+
+/// At most this many bars.
+const MAX_BARS: i64 = 90;
+
+/// The shortest bucket that draws `span` ms in at most [`MAX_BARS`] bars.
+pub fn bucket_for(span: i64) -> i64 {
+    BUCKETS
+        .into_iter()
+        .find(|b| span / b < MAX_BARS)
+        .unwrap_or(BUCKETS[BUCKETS.len() - 1])
+}
+
+/// The view's histogram (over its timeframe; all time runs from the tenant's oldest
+/// entry to now) and its facets (top five actors, instances and event types of its
+/// newest [`FACET_SAMPLE`](crate::api::FACET_SAMPLE) entries).
+pub async fn summarize(
+    store: &dyn crate::store::Store,
+    tenant: Uuid,
+    query: &EntryQuery,
+) -> Result<crate::api::ViewSummary, crate::store::StoreError> {
+    let now = store.clock().now().timestamp_millis();
+    let terms = query.filter.query();
+    let since = [query.filter.since, terms.after()]
+        .into_iter()
+        .flatten()
+        .max();
+    let until = [query.filter.until, terms.before()]
+        .into_iter()
+        .flatten()
+        .min();
+    let from = match since {
+        Some(t) => t.timestamp_millis(),
+        None => store
+            .earliest(tenant)
+            .await?
+            .unwrap_or(now - 24 * 3_600_000)
+            .min(now),
+    };
+    let to = until
+        .map_or(now + 1, |t| t.timestamp_millis())
+        .max(from + 1);
+    let bucket = bucket_for(to - from);
+    let start = from.div_euclid(bucket) * bucket;
+    let bars = usize::try_from((to - start + bucket - 1) / bucket).unwrap_or(1);
+    let mut counts = vec![0u64; bars.max(1)];
+    for (b, n) in store.histogram(query, (start, to), bucket).await? {
+        if let Some(slot) = usize::try_from(b).ok().and_then(|i| counts.get_mut(i)) {
+            *slot = n;
+        }
+    }
+    let sample = store.facet_sample(query, crate::api::FACET_SAMPLE).await?;
+    let mut facets = Vec::new();
+    let mut top =
+        |field: &str, keyed: Vec<(String, String)>| {
+            let mut tally: HashMap<String, (String, u64)> = HashMap::new();
+            for (value, label) in keyed {
+                tally.entry(value).or_insert((label, 0)).1 += 1;
+            }
+            let mut all: Vec<_> = tally.into_iter().collect();
+            all.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then_with(|| a.0.cmp(&b.0)));
+            facets.extend(all.into_iter().take(5).map(|(value, (label, count))| {
+                crate::api::Facet {
+                    field: field.to_owned(),
+                    value,
+                    label,
+                    count,
+                }
+            }));
+        };
+    top(
+        "actor",
+        sample
+            .iter()
+            .map(|r| match (r.actor_kind.as_str(), &r.actor_id) {
+                ("system", _) | (_, None) => ("system".to_owned(), "System".to_owned()),
+                (_, Some(id)) => (id.clone(), r.actor_label.clone()),
+            })
+            .collect(),
+    );
+    if query.filter.instance_id.is_none() {
+        top(
+            "instance_id",
+            sample
+                .iter()
+                .filter_map(|r| {
+                    let id = r.instance_id.clone()?;
+                    let name = r.instance_name.clone().unwrap_or_else(|| id.clone());
+                    Some((id, name))
+                })
+                .collect(),
+        );
+    }
+    top(
+        "event_type",
+        sample
+            .iter()
+            .map(|r| (r.event_type.clone(), r.event_type.clone()))
+            .collect(),
+    );
+    Ok(crate::api::ViewSummary {
+        from: chrono::DateTime::from_timestamp_millis(start).unwrap_or_default(),
+        bucket_ms: bucket,
+        counts,
+        facets,
+        sampled: sample.len() as u64,
+    })
+}
+
+/// The actors of the tenant's newest entries (by how often they act) and its API
+/// keys, as filter choices (`field` is `actor`).
+pub async fn actors(tenant: Option<String>) -> Result<Vec<crate::api::Facet>, AppError> {
+    let state = state()?;
+    let session = require_session(&state).await?;
+    let tenant = target_tenant(&state, &session, tenant.as_deref()).await?;
+    require(
+        Some(&session.caller),
+        Permission::AuditView,
+        Scope::Tenant(tenant.id),
+    )?;
+    let query = EntryQuery {
+        tenant_id: Some(tenant.id),
+        ..EntryQuery::default()
+    };
+    let sample = state
+        .store
+        .facet_sample(&query, crate::api::FACET_SAMPLE)
+        .await?;
+    let mut tally: HashMap<String, (String, u64)> = HashMap::new();
+    for r in sample.iter().filter(|r| r.actor_kind != "system") {
+        if let Some(id) = &r.actor_id {
+            tally
+                .entry(id.clone())
+                .or_insert_with(|| (r.actor_label.clone(), 0))
+                .1 += 1;
+        }
+    }
+    for key in state.store.api_keys(tenant.id).await? {
+        tally
+            .entry(key.id.to_string())
+            .or_insert_with(|| (format!("{} (API key)", key.name), 0));
+    }
+    let mut all: Vec<_> = tally.into_iter().collect();
+    all.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then_with(|| a.1 .0.cmp(&b.1 .0)));
+    Ok(all
+        .into_iter()
+        .map(|(value, (label, count))| crate::api::Facet {
+            field: "actor".to_owned(),
+            value,
+            label,
+            count,
+        })
+        .collect())
+}

@@ -3,14 +3,17 @@
 //! something. Both pages share [`Feed`]; the server gates each.
 
 use super::diff::DiffTable;
-use super::filters::{use_view_query, FilterBar, SearchBox, TimeframeSelect, ViewQuery};
+use super::filters::{use_view_query, Chips, FilterBar, TimeframeSelect, ViewQuery};
+use super::query_box::{QueryBox, Suggestion};
 use super::time::time_title as exact_title;
 use super::ErrorState;
 use crate::api::{
-    instance_feed, instances, tenant_feed, AppError, FeedFilter, FeedPage, InstanceView,
+    feed_summary, instance_feed, instances, tenant_feed, AppError, FeedFilter, FeedPage,
+    InstanceView, ViewSummary,
 };
-use crate::catalog::Category;
+use crate::catalog::{Action, Category};
 use crate::entry::{ActorKind, Entry};
+use crate::query::Field;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
@@ -93,18 +96,14 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
             }
         }
     });
-    // The instance feed offers only its pills; the tenant feed every filter.
+    // Every filter applies to both feeds; an instance's feed is its instance's.
     let filter = Memo::new(move |_| {
         let f = view_query.read().filter(chrono::Utc::now());
         match source.get() {
             Source::Tenant { .. } => f,
-            // An instance's feed: its pills, search and timeframe.
             Source::Instance { .. } => FeedFilter {
-                category: f.category,
-                q: f.q,
-                since: f.since,
-                until: f.until,
-                ..FeedFilter::default()
+                instance_id: None,
+                ..f
             },
         }
     });
@@ -116,28 +115,49 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
     let status = RwSignal::new(Status::Loading);
     // Answers to superseded requests (the filter changed meanwhile) are dropped.
     let generation = StoredValue::new(0u64);
+    // Where the reader was when they left this view (Back returns there).
+    let place_key =
+        Memo::new(move |_| format!("{}{}", source.read().path(), view_query.read().href("")));
+    let restoring = StoredValue::new(None::<super::place::Place>);
 
     let fetch = move |cursor: Option<i64>| {
         let filter = filter.get_untracked();
         let src = source.get_untracked();
         let ticket = generation.get_value();
         spawn_local(async move {
-            let result = src.fetch(filter, cursor).await;
-            if generation.get_value() != ticket {
-                return;
-            }
-            match result {
-                Ok(page) => {
-                    tenant_name.set(page.tenant_name);
-                    next_cursor.set(page.next_cursor);
-                    if cursor.is_some() {
-                        entries.update(|e| e.extend(page.entries));
-                    } else {
-                        entries.set(page.entries);
-                    }
-                    status.set(Status::Ready);
+            let mut cursor = cursor;
+            loop {
+                let result = src.clone().fetch(filter.clone(), cursor).await;
+                if generation.get_value() != ticket {
+                    return;
                 }
-                Err(e) => status.set(Status::Failed(e)),
+                match result {
+                    Ok(page) => {
+                        tenant_name.set(page.tenant_name);
+                        next_cursor.set(page.next_cursor);
+                        if cursor.is_some() {
+                            entries.update(|e| e.extend(page.entries));
+                        } else {
+                            entries.set(page.entries);
+                        }
+                        // Coming back: load as far as the reader had, then scroll there.
+                        if let Some(place) = restoring.get_value() {
+                            if entries.read_untracked().len() < place.loaded
+                                && page.next_cursor.is_some()
+                            {
+                                cursor = page.next_cursor;
+                                continue;
+                            }
+                            restoring.set_value(None);
+                            status.set(Status::Ready);
+                            super::place::scroll_to(place.scroll);
+                            return;
+                        }
+                        status.set(Status::Ready);
+                    }
+                    Err(e) => status.set(Status::Failed(e)),
+                }
+                return;
             }
         });
     };
@@ -153,9 +173,14 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
             )));
             return;
         }
+        restoring.set_value(super::place::take(&place_key.get_untracked()));
         status.set(Status::Loading);
         fetch(None);
     });
+    // Leaving by a link (an entry's details, a narrowing link) remembers the place.
+    let remember = move || {
+        super::place::keep(&place_key.get_untracked(), entries.read_untracked().len());
+    };
 
     let load_more = move |_| {
         if let Some(cursor) = next_cursor.get_untracked() {
@@ -196,12 +221,117 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
             )
         )
     });
+    // The histogram and the facets of this view.
+    let summary = LocalResource::new(move || {
+        let src = source.get();
+        let filter = filter.get();
+        let waiting = view_query.read().range_error().is_some();
+        async move {
+            if waiting {
+                return None;
+            }
+            let (tenant, instance) = match src {
+                Source::Tenant { tenant } => (tenant, None),
+                Source::Instance { tenant, id } => (tenant, Some(id)),
+            };
+            feed_summary(tenant, instance, filter).await.ok()
+        }
+    });
+    let people = LocalResource::new(move || {
+        let tenant_wide = matches!(source.get(), Source::Tenant { .. });
+        async move {
+            if tenant_wide {
+                crate::api::users().await.unwrap_or_default()
+            } else {
+                Vec::new()
+            }
+        }
+    });
+    let places = LocalResource::new(move || {
+        let tenant = match source.get() {
+            Source::Tenant { tenant } | Source::Instance { tenant, .. } => tenant,
+        };
+        async move { instances(tenant).await.unwrap_or_default() }
+    });
+    // What the search box can complete.
+    let vocabulary = Signal::derive(move || {
+        let mut v: Vec<Suggestion> = Vec::new();
+        let mut add = |f: Field, value: &str, label: &str| {
+            if !v.iter().any(|(g, x, _)| *g == f && x == value) {
+                v.push((f, value.to_owned(), label.to_owned()));
+            }
+        };
+        for a in Action::ALL {
+            add(Field::Action, a.as_str(), a.as_str());
+        }
+        match catalog.get().flatten() {
+            Some(c) => {
+                for (slug, label) in &c.categories {
+                    add(Field::Category, slug, label);
+                }
+                for t in &c.types {
+                    add(Field::Event, t.name.as_str(), t.name.as_str());
+                }
+            }
+            None => {
+                for c in Category::ALL {
+                    add(Field::Category, c.as_str(), c.label());
+                }
+                for t in crate::catalog::EventType::ALL {
+                    add(Field::Event, t.as_str(), t.as_str());
+                }
+            }
+        }
+        add(Field::Actor, "system", "System");
+        for u in people.get().unwrap_or_default() {
+            add(
+                Field::Actor,
+                &u.email,
+                u.name.as_deref().unwrap_or(&u.email),
+            );
+        }
+        if let Some(Some(s)) = summary.get() {
+            for f in &s.facets {
+                if f.field == "actor" && f.value != "system" {
+                    add(Field::Actor, &f.label, &f.label);
+                }
+            }
+        }
+        for i in places.get().unwrap_or_default() {
+            add(Field::Instance, &i.name, &i.name);
+        }
+        add(Field::Source, "stele", "Stele itself");
+        let today = chrono::Local::now().date_naive();
+        for (days, label) in [
+            (0, "today"),
+            (1, "yesterday"),
+            (7, "a week ago"),
+            (30, "30 days ago"),
+        ] {
+            let d = (today - chrono::Duration::days(days))
+                .format("%Y-%m-%d")
+                .to_string();
+            add(Field::After, &d, label);
+            add(Field::Before, &d, label);
+        }
+        v
+    });
     // Relative or absolute times, as this browser last chose.
     let absolute = RwSignal::new(false);
     Effect::new(move |_| absolute.set(super::time::absolute_remembered()));
     provide_context(TimeStyle(absolute));
+    provide_context(Narrow {
+        path: Memo::new(move |_| source.read().path()),
+        view_query,
+        instance_page: Memo::new(move |_| matches!(source.get(), Source::Instance { .. })),
+    });
+    let keys = super::keys::FeedKeys::install();
     view! {
-        <section class="feed">
+        <section class="feed" on:click=move |ev| {
+            if super::place::is_link_click(&ev) {
+                remember();
+            }
+        }>
             <header class="feed-head">
                 <h1>{heading}</h1>
                 <p class="subtitle">{move || tenant_name.get()}</p>
@@ -216,6 +346,7 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
                             }>
                             {move || if absolute.get() { "Show relative times" } else { "Show exact times" }}
                         </button>
+                        " · Keys: j/k move, Enter opens"
                     </p>
                 })}
             </header>
@@ -236,8 +367,9 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
                 }
                 let instance_tools = (!tenant_wide).then(|| view! {
                     <div class="instance-tools">
-                        <SearchBox path=src.path() view_query=view_query/>
+                        <QueryBox path=src.path() view_query=view_query vocabulary=vocabulary/>
                         <div class="filters"><TimeframeSelect path=src.path() view_query=view_query/></div>
+                        <Chips path=src.path() view_query=view_query/>
                     </div>
                 });
                 Some(view! {
@@ -245,7 +377,7 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
                     {instance_tools}
                     {tenant_wide.then(|| view! {
                         <super::integrity::IntegrityPanel tenant=view_query.get_untracked().get("tenant").map(str::to_owned)/>
-                        <FilterBar path="/audit" view_query=view_query/>
+                        <FilterBar path="/audit" view_query=view_query vocabulary=vocabulary/>
                         <p class="export-links">"Export this view: "
                             <a download href=move || view_query.read().export_href("csv", chrono::Utc::now())>"CSV"</a>
                             " · "
@@ -254,29 +386,93 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
                     })}
                 })
             }}
-            {move || match status.get() {
-                // A new filter's answer is on its way: the previous results stay, dimmed.
-                Status::Loading if !entries.read().is_empty() => view! {
-                    <p class="state loading-note" role="status">"Loading entries…"</p>
-                    <div class="stale" aria-busy="true"><FeedList entries=entries filtered=filtered/></div>
-                }.into_any(),
-                Status::Loading => view! { <p class="state" role="status">"Loading entries…"</p> }.into_any(),
-                Status::Failed(e) => view! { <ErrorState error=e/> }.into_any(),
-                Status::Waiting(why) => view! { <p class="state state-empty">{why}</p> }.into_any(),
-                Status::Ready | Status::LoadingMore => view! {
-                    <FeedList entries=entries filtered=filtered/>
-                }.into_any(),
-            }}
-            <Show when=move || next_cursor.get().is_some() && matches!(status.get(), Status::Ready | Status::LoadingMore)>
-                <button
-                    class="load-more"
-                    on:click=load_more
-                    disabled=move || status.get() == Status::LoadingMore
-                >
-                    {move || if status.get() == Status::LoadingMore { "Loading…" } else { "Load more" }}
-                </button>
-            </Show>
+            <div class="feed-body" class:refused=refused>
+                <div class="feed-main">
+                    {move || (!refused.get()).then(|| view! {
+                        {move || summary.get().flatten().map(|s| view! {
+                            <super::activity::Activity summary=s path=source.get_untracked().path() view_query=view_query/>
+                        })}
+                    })}
+                    <p class="sr-only" aria-live="polite" data-testid="announce">{move || match status.get() {
+                        Status::Loading => "Loading entries".to_owned(),
+                        Status::Ready => match entries.read().len() {
+                            0 => "No entries match".to_owned(),
+                            n if next_cursor.read().is_some() => format!("{n} entries shown, more can be loaded"),
+                            n => format!("{n} entries shown"),
+                        },
+                        Status::Failed(e) => e.to_string(),
+                        Status::Waiting(w) => w,
+                        Status::LoadingMore => "Loading more entries".to_owned(),
+                    }}</p>
+                    {move || match status.get() {
+                        // A new filter's answer is on its way: the previous results stay, dimmed.
+                        Status::Loading if !entries.read().is_empty() => view! {
+                            <p class="state loading-note" role="status">"Loading entries…"</p>
+                            <div class="stale" aria-busy="true"><FeedList entries=entries filtered=filtered keys=keys/></div>
+                        }.into_any(),
+                        Status::Loading => view! { <p class="state" role="status">"Loading entries…"</p> }.into_any(),
+                        Status::Failed(e) => view! { <ErrorState error=e/> }.into_any(),
+                        Status::Waiting(why) => view! { <p class="state state-empty">{why}</p> }.into_any(),
+                        Status::Ready | Status::LoadingMore => view! {
+                            <FeedList entries=entries filtered=filtered keys=keys/>
+                        }.into_any(),
+                    }}
+                    <Show when=move || next_cursor.get().is_some() && matches!(status.get(), Status::Ready | Status::LoadingMore)>
+                        <button
+                            class="load-more"
+                            on:click=load_more
+                            disabled=move || status.get() == Status::LoadingMore
+                        >
+                            {move || if status.get() == Status::LoadingMore { "Loading…" } else { "Load more" }}
+                        </button>
+                    </Show>
+                </div>
+                {move || (!refused.get()).then(|| view! {
+                    <aside class="facets" aria-label="Top in this view">
+                        {move || summary.get().flatten().map(|s| view! {
+                            <Facets summary=s path=source.get_untracked().path() view_query=view_query/>
+                        })}
+                    </aside>
+                })}
+            </div>
         </section>
+    }
+}
+
+/// The view's most frequent actors, instances and event types; each adds its filter.
+#[component]
+fn Facets(summary: ViewSummary, path: String, view_query: Memo<ViewQuery>) -> impl IntoView {
+    let groups = [
+        ("actor", "Top actors"),
+        ("instance_id", "Top instances"),
+        ("event_type", "Top event types"),
+    ];
+    let capped = summary.sampled >= u64::from(crate::api::FACET_SAMPLE);
+    let facets = summary.facets;
+    view! {
+        {groups.into_iter().filter_map(|(field, heading)| {
+            let items: Vec<_> = facets.iter().filter(|f| f.field == field).cloned().collect();
+            (!items.is_empty()).then(|| view! {
+                <section class="facet" data-facet=field>
+                    <h2>{heading}</h2>
+                    <ul>
+                        {items.into_iter().map(|f| {
+                            let href = view_query.get_untracked().with(&f.field, &f.value).href(&path);
+                            let active = view_query.get_untracked().get(&f.field) == Some(f.value.as_str());
+                            view! {
+                                <li class:active=active>
+                                    <a href=href title=format!("Only entries with {}", super::visible(&f.label))>
+                                        <span class="facet-label">{super::visible(&f.label)}</span>
+                                        <span class="facet-count">{f.count}</span>
+                                    </a>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                </section>
+            })
+        }).collect_view()}
+        {capped.then(|| view! { <p class="hint">{format!("Counted over the newest {} entries of this view.", crate::api::FACET_SAMPLE)}</p> })}
     }
 }
 
@@ -313,7 +509,11 @@ fn Pills(
 }
 
 #[component]
-fn FeedList(entries: RwSignal<Vec<Entry>>, filtered: Memo<bool>) -> impl IntoView {
+fn FeedList(
+    entries: RwSignal<Vec<Entry>>,
+    filtered: Memo<bool>,
+    keys: super::keys::FeedKeys,
+) -> impl IntoView {
     move || {
         let list = entries.get();
         if list.is_empty() {
@@ -337,7 +537,7 @@ fn FeedList(entries: RwSignal<Vec<Entry>>, filtered: Memo<bool>) -> impl IntoVie
             previous = Some(day);
             rows.push(view! { {separator}<EntryRow entry=e now=now/> });
         }
-        view! { <ol class="entries">{rows}</ol> }.into_any()
+        view! { <ol class="entries" aria-label="Entries" on:keydown=move |ev| keys.on_list_key(&ev)>{rows}</ol> }.into_any()
     }
 }
 
@@ -357,6 +557,62 @@ fn time_title(entry: &Entry) -> String {
 /// Whether the feed shows absolute times (provided by the feed to its rows).
 #[derive(Clone, Copy)]
 struct TimeStyle(RwSignal<bool>);
+
+/// Where a row's links narrow to: the feed's own view with one more filter.
+#[derive(Clone, Copy)]
+pub struct Narrow {
+    path: Memo<String>,
+    view_query: Memo<ViewQuery>,
+    instance_page: Memo<bool>,
+}
+
+impl Narrow {
+    /// The current view with these filters added (replacing the same keys).
+    fn href(&self, pairs: &[(&str, &str)]) -> String {
+        let mut q = self.view_query.get_untracked();
+        for (k, v) in pairs {
+            q = q.with(k, v);
+        }
+        q.href(&self.path.get_untracked())
+    }
+}
+
+/// The actor's value for the `actor` filter: its id, or `system`.
+pub fn actor_value(entry: &Entry) -> String {
+    match (&entry.actor.kind, &entry.actor.id) {
+        (ActorKind::System, _) | (_, None) => "system".to_owned(),
+        (_, Some(id)) => id.clone(),
+    }
+}
+
+/// The `source` filter's value of an entry: its key's id, or `stele`.
+pub fn source_value(entry: &Entry) -> Option<String> {
+    let source = entry.source.as_ref()?;
+    match source.kind {
+        crate::entry::SourceKind::ApiKey => source.id.clone(),
+        crate::entry::SourceKind::Stele => Some("stele".to_owned()),
+    }
+}
+
+/// "3 fields: display_name, registrar, codec…": what a row changed, in a line.
+pub fn changes_summary(entry: &Entry) -> Option<String> {
+    let n = entry.changes.len();
+    if n == 0 {
+        return None;
+    }
+    let paths: Vec<&str> = entry
+        .changes
+        .iter()
+        .take(3)
+        .map(|c| c.path.as_str())
+        .collect();
+    let more = if n > 3 { ", …" } else { "" };
+    Some(format!(
+        "{n} field{}: {}{more}",
+        if n == 1 { "" } else { "s" },
+        paths.join(", ")
+    ))
+}
 
 #[component]
 pub fn EntryRow(entry: Entry, now: chrono::DateTime<chrono::Utc>) -> impl IntoView {
@@ -378,29 +634,65 @@ pub fn EntryRow(entry: Entry, now: chrono::DateTime<chrono::Utc>) -> impl IntoVi
     };
     let occurred = entry.occurred_at;
     let absolute = use_context::<TimeStyle>().map_or_else(|| RwSignal::new(false), |t| t.0);
+    let narrow = use_context::<Narrow>();
+    let link = move |pairs: &[(&str, &str)]| narrow.map(|n| n.href(pairs));
+    let actor = actor_value(&entry);
+    let on_instance_page = narrow.is_some_and(|n| n.instance_page.get_untracked());
+    let instance = entry.instance.clone().map(|i| {
+        let name = super::visible(&i.name);
+        if on_instance_page {
+            view! { <span class="instance">{name}</span> }.into_any()
+        } else {
+            view! { <a class="instance" href=link(&[("instance_id", &i.id)]) title="Only this instance">{name}</a> }.into_any()
+        }
+    });
+    let targets: Vec<_> = entry.targets().cloned().collect();
+    let source = source_value(&entry).map(|value| {
+        let label = match &entry.source {
+            Some(s) if s.kind == crate::entry::SourceKind::ApiKey => format!("via key {}", super::visible(&s.name)),
+            _ => "via Stele".to_owned(),
+        };
+        view! { <a class="source" href=link(&[("source", &value)]) title="Everything this source wrote">{label}</a> }
+    });
+    let description = super::visible(&entry.description);
     view! {
-        <li class="entry" data-seq=entry.seq data-category=category.clone()>
-            <div class="entry-meta">
+        <li class="entry" class:open=open data-seq=entry.seq data-category=category.clone() tabindex="-1">
+            <div class="line">
                 <time datetime=crate::canonical::format_time(&entry.occurred_at) title=time_title(&entry)>
                     {move || super::time::shown(occurred, now, absolute.get())}
                 </time>
-                <span class="actor" class:system=is_system>"by " {super::visible(&entry.actor.label)}</span>
-                {source_link(&entry)}
-                {entry.instance.clone().map(|i| view! { <span class="instance">{super::visible(&i.name)}</span> })}
-                <span class=format!("badge cat-{category}")>{entry.event_type.to_string()}</span>
+                <a class="actor" class:system=is_system href=link(&[("actor", &actor)]) title="Only this actor">
+                    "by " {super::visible(&entry.actor.label)}
+                </a>
+                <a class=format!("badge cat-{category}") href=link(&[("event_type", entry.event_type.as_str())]) title="Only this event type">
+                    {entry.event_type.to_string()}
+                </a>
+                {instance}
+                <span class="description" title=description.clone()>{description.clone()}</span>
             </div>
-            <p class="description">{super::visible(&entry.description)}</p>
-            <a class="details" href=details_href>"Details"</a>
-            {(count > 0).then(|| view! {
-                <button
-                    class="expander"
-                    aria-expanded=move || open.get().to_string()
-                    on:click=move |_| open.update(|o| *o = !*o)
-                >
-                    {move || if open.get() { "Hide changes" } else { "Show changes" }}
-                    {format!(" ({count})")}
-                </button>
-                {move || open.get().then(|| view! { <DiffTable changes=changes.clone()/> })}
+            <div class="line meta">
+                <a class="category" href=link(&[("category", &category)]) title="Only this category">{entry.category().label()}</a>
+                {targets.into_iter().map(|t| {
+                    let text = super::visible(&format!("{} {}", t.kind, t.name.as_deref().unwrap_or(&t.id)));
+                    view! { <a class="target" href=link(&[("target_kind", &t.kind), ("target_id", &t.id)]) title="Only this resource">{text}</a> }
+                }).collect_view()}
+                {source}
+                {changes_summary(&entry).map(|s| view! { <span class="summary">{s}</span> })}
+                {(count > 0).then(|| view! {
+                    <button
+                        class="expander"
+                        aria-expanded=move || open.get().to_string()
+                        on:click=move |_| open.update(|o| *o = !*o)
+                    >
+                        {move || if open.get() { "Hide changes" } else { "Show changes" }}
+                        {format!(" ({count})")}
+                    </button>
+                })}
+                <a class="details" href=details_href>"Details"</a>
+            </div>
+            {move || open.get().then(|| view! {
+                <p class="full-description">{description.clone()}</p>
+                <DiffTable changes=changes.clone()/>
             })}
         </li>
     }
@@ -440,18 +732,4 @@ fn InstanceList(items: Vec<InstanceView>) -> impl IntoView {
             }).collect_view()}
         </ul>
     }
-}
-
-/// "via key PBX sync" for entries a producer's API key wrote, linking to everything
-/// that key wrote.
-pub fn source_link(entry: &crate::entry::Entry) -> Option<impl IntoView> {
-    let source = entry.source.as_ref()?;
-    let id = source.id.clone()?;
-    (source.kind == crate::entry::SourceKind::ApiKey).then(|| {
-        view! {
-            <a class="source" href=format!("/audit?source={id}") title="Everything this key wrote">
-                "via key " {super::visible(&source.name)}
-            </a>
-        }
-    })
 }

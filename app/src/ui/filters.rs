@@ -5,7 +5,8 @@
 
 use crate::api::{users, FeedFilter};
 use crate::catalog::{Action, Category, CategoryName, EventType, TypeName};
-use chrono::{DateTime, Duration, Local, NaiveDate, TimeZone, Utc};
+use crate::query::{Field, Query, Term};
+use chrono::{DateTime, Duration, Local, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
@@ -137,9 +138,31 @@ impl ViewQuery {
         }
     }
 
-    fn day(&self, key: &str) -> Option<NaiveDate> {
-        self.get(key)
-            .and_then(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
+    /// A custom bound: a local day, or a local time (`2026-11-30T14:00`, what the
+    /// histogram's drag writes). `end` makes a day's bound the end of that day.
+    fn bound(&self, key: &str, end: bool) -> Option<DateTime<Utc>> {
+        let v = self.get(key)?;
+        let local = |t: NaiveDateTime| {
+            Local
+                .from_local_datetime(&t)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+        };
+        if let Ok(day) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+            let day = if end { day.succ_opt()? } else { day };
+            return local(day.and_hms_opt(0, 0, 0)?);
+        }
+        NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M")
+            .or_else(|_| NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S"))
+            .ok()
+            .and_then(local)
+    }
+
+    /// Whether the custom range is set to the minute (the histogram's drag).
+    pub fn range_has_times(&self) -> bool {
+        ["from", "to"]
+            .iter()
+            .any(|k| self.get(k).is_some_and(|v| v.contains('T')))
     }
 
     /// What is wrong with a custom range, said where it is set (`None`: nothing).
@@ -147,16 +170,18 @@ impl ViewQuery {
         if self.get("range") != Some("custom") {
             return None;
         }
-        match (self.day("from"), self.day("to")) {
-            (Some(from), Some(to)) if to < from => Some(format!(
-                "“To” ({to}) is before “From” ({from}): pick a later “To” or an earlier “From”"
+        match (self.bound("from", false), self.bound("to", true)) {
+            (Some(from), Some(to)) if to <= from => Some(format!(
+                "“To” ({}) is before “From” ({}): pick a later “To” or an earlier “From”",
+                self.get("to").unwrap_or_default(),
+                self.get("from").unwrap_or_default()
             )),
             _ => None,
         }
     }
 
     /// `range` as UTC bounds; a custom range runs from the start of `from` to the end
-    /// of `to`, both days in the viewer's time zone.
+    /// of `to`, both days (or times) in the viewer's time zone.
     fn timeframe(&self, now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
         let start = |d: NaiveDate| {
             d.and_hms_opt(0, 0, 0)
@@ -166,10 +191,7 @@ impl ViewQuery {
         let today = now.with_timezone(&Local).date_naive();
         match self.get("range") {
             Some("custom") if self.range_error().is_some() => (None, None),
-            Some("custom") => (
-                self.day("from").and_then(start),
-                self.day("to").and_then(|d| d.succ_opt()).and_then(start),
-            ),
+            Some("custom") => (self.bound("from", false), self.bound("to", true)),
             Some("today") => (start(today), None),
             Some("yesterday") => (today.pred_opt().and_then(start), start(today)),
             Some(r) => match RANGES.iter().find(|(v, _, _)| *v == r) {
@@ -178,6 +200,135 @@ impl ViewQuery {
             },
             None => (None, None),
         }
+    }
+
+    /// The view as the search box writes it: the filters the query language can
+    /// say (`category:config action:delete after:2026-11-01 …`), then the rest of
+    /// `q`. Submitting it unchanged gives this view back ([`Self::with_query`]).
+    pub fn query_text(&self) -> String {
+        let mut query = Query::default();
+        let mut say = |field: Field, value: String| {
+            query.terms.push(Term {
+                field,
+                values: vec![value],
+                negated: false,
+            })
+        };
+        for (key, field) in [
+            ("category", Field::Category),
+            ("action", Field::Action),
+            ("event_type", Field::Event),
+            ("actor", Field::Actor),
+            ("instance_id", Field::Instance),
+            ("source", Field::Source),
+        ] {
+            if let Some(v) = self.get(key) {
+                say(field, v.to_owned());
+            }
+        }
+        if let (Some(kind), Some(id)) = (self.get("target_kind"), self.get("target_id")) {
+            say(Field::Target, format!("{kind}/{id}"));
+        }
+        if self.get("range") == Some("custom") && !self.range_has_times() {
+            if let Some(from) = self.get("from") {
+                say(Field::After, from.to_owned());
+            }
+            if let Some(to) = self
+                .get("to")
+                .and_then(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
+                .and_then(|d| d.succ_opt())
+            {
+                say(Field::Before, to.format("%Y-%m-%d").to_string());
+            }
+        }
+        let mut text = query.to_text();
+        if let Some(rest) = self.get("q") {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(rest);
+        }
+        text
+    }
+
+    /// The view with the search box's query: every filter the box shows is
+    /// replaced by what it now says. A single value of a field with its own control
+    /// goes to that control's key (so the control shows it); the rest (several
+    /// values, exclusions, names, free words) stays in `q`. Days are the viewer's.
+    pub fn with_query(&self, query: &Query) -> ViewQuery {
+        let mut shown: Vec<&str> = vec![
+            "category",
+            "action",
+            "event_type",
+            "actor",
+            "instance_id",
+            "source",
+            "q",
+            "page",
+        ];
+        if self.get("target_kind").is_some() && self.get("target_id").is_some() {
+            shown.extend(["target_kind", "target_id"]);
+        }
+        if self.get("range") == Some("custom") && !self.range_has_times() {
+            shown.extend(["range", "from", "to"]);
+        }
+        let mut pairs: Vec<(String, String)> = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| !shown.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        // Sets a key; true, so that a placed term reads `set(…)`.
+        let mut set = |k: &str, v: String| {
+            pairs.retain(|(key, _)| key != k);
+            pairs.push((k.to_owned(), v));
+            true
+        };
+        let is_id = |v: &str| uuid::Uuid::parse_str(v).is_ok();
+        let day = |v: &str| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok();
+        let mut rest = Query {
+            terms: Vec::new(),
+            words: query.words.clone(),
+        };
+        let mut custom = false;
+        for term in &query.terms {
+            let single = (!term.negated && term.values.len() == 1).then(|| term.values[0].clone());
+            let placed = match (term.field, single) {
+                (Field::Category, Some(v)) => set("category", v),
+                (Field::Action, Some(v)) => set("action", v),
+                (Field::Event, Some(v)) => set("event_type", v),
+                (Field::Actor, Some(v)) if v == "system" || is_id(&v) => set("actor", v),
+                (Field::Source, Some(v)) if v == "stele" || is_id(&v) => set("source", v),
+                (Field::Target, Some(v)) => match v.split_once('/') {
+                    Some((k, id)) if !k.is_empty() && !id.is_empty() => {
+                        set("target_kind", k.to_owned());
+                        set("target_id", id.to_owned())
+                    }
+                    _ => false,
+                },
+                (Field::After, Some(v)) if day(&v).is_some() => {
+                    custom = true;
+                    set("from", v)
+                }
+                (Field::Before, Some(v)) if day(&v).is_some() => {
+                    custom = true;
+                    let to = day(&v).and_then(|d| d.pred_opt()).unwrap_or_default();
+                    set("to", to.format("%Y-%m-%d").to_string())
+                }
+                _ => false,
+            };
+            if !placed {
+                rest.terms.push(term.clone());
+            }
+        }
+        if custom {
+            set("range", "custom".to_owned());
+        }
+        let rest = rest.to_text();
+        if !rest.is_empty() {
+            set("q", rest);
+        }
+        ViewQuery { pairs }
     }
 
     /// The export of exactly this view: `/api/v1/events/export?format=…&…`, with the
@@ -292,29 +443,6 @@ pub fn url_setter(
     }
 }
 
-/// The free-text search of a feed; submitting it writes `q` into the URL.
-#[component]
-pub fn SearchBox(#[prop(into)] path: String, view_query: Memo<ViewQuery>) -> impl IntoView {
-    let navigate = use_navigate();
-    let search = RwSignal::new(String::new());
-    Effect::new(move |_| search.set(view_query.read().get("q").unwrap_or_default().to_owned()));
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let q = view_query
-            .get_untracked()
-            .with("q", &search.get_untracked());
-        navigate(&q.href(&path), Default::default());
-    };
-    view! {
-        <form class="search" role="search" on:submit=submit>
-            <input type="search" aria-label="Search descriptions, event types and instance names"
-                placeholder="Search descriptions, event types, instances…"
-                prop:value=search on:input=move |ev| search.set(event_target_value(&ev))/>
-            <button type="submit">"Search"</button>
-        </form>
-    }
-}
-
 /// The timeframe of a feed (`range` in the URL).
 #[component]
 pub fn TimeframeSelect(#[prop(into)] path: String, view_query: Memo<ViewQuery>) -> impl IntoView {
@@ -337,26 +465,58 @@ pub fn TimeframeSelect(#[prop(into)] path: String, view_query: Memo<ViewQuery>) 
 /// The tenant feed's filter controls and chips. Every change navigates, so the URL
 /// is the state.
 #[component]
-pub fn FilterBar(path: &'static str, view_query: Memo<ViewQuery>) -> impl IntoView {
-    let navigate = use_navigate();
-    let go = {
-        let navigate = navigate.clone();
-        move |q: ViewQuery| navigate(&q.href(path), Default::default())
-    };
+pub fn FilterBar(
+    path: &'static str,
+    view_query: Memo<ViewQuery>,
+    #[prop(into)] vocabulary: Signal<Vec<super::query_box::Suggestion>>,
+) -> impl IntoView {
     let set = url_setter(path, view_query);
     let value =
         move |key: &'static str| move || view_query.read().get(key).unwrap_or_default().to_owned();
     let people = LocalResource::new(users);
+    // People, producers' actors and API keys that appear in the log.
+    let acting = LocalResource::new(move || {
+        let tenant = view_query.read().get("tenant").map(str::to_owned);
+        async move { crate::api::actors(tenant).await.unwrap_or_default() }
+    });
     // Every type the tenant can hold: built-in, its packs' and its own.
     let catalog = LocalResource::new(move || {
         let tenant = view_query.read().get("tenant").map(str::to_owned);
         async move { crate::api::catalog(tenant).await.ok() }
     });
     let custom = move || view_query.read().get("range") == Some("custom");
-    let chip_go = go.clone();
-    let clear_go = go.clone();
+    // A span dragged on the histogram is to the minute; a picked one is in days.
+    let input_type = move || {
+        if view_query.read().range_has_times() {
+            "datetime-local"
+        } else {
+            "date"
+        }
+    };
+    let actor_options = move || {
+        let mut options: Vec<(String, String)> = Vec::new();
+        for u in people.get().and_then(|r| r.ok()).unwrap_or_default() {
+            let label = match &u.name {
+                Some(n) => format!("{n} <{}>", u.email),
+                None => u.email.clone(),
+            };
+            options.push((u.id.to_string(), label));
+        }
+        for a in acting.get().unwrap_or_default() {
+            if !options.iter().any(|(v, _)| *v == a.value) {
+                options.push((a.value, a.label));
+            }
+        }
+        // A link may name an actor neither list holds.
+        if let Some(a) = view_query.read().get("actor").filter(|a| *a != "system") {
+            if !options.iter().any(|(v, _)| v == a) {
+                options.push((a.to_owned(), a.to_owned()));
+            }
+        }
+        options
+    };
     view! {
-        <SearchBox path=path view_query=view_query/>
+        <super::query_box::QueryBox path=path view_query=view_query vocabulary=vocabulary/>
         <div class="filters">
             <label>"Action"
                 <select aria-label="Action" on:change=set("action") prop:value=value("action")>
@@ -382,12 +542,9 @@ pub fn FilterBar(path: &'static str, view_query: Memo<ViewQuery>) -> impl IntoVi
                 <select aria-label="Actor" on:change=set("actor") prop:value=value("actor")>
                     <option value="">"Anyone"</option>
                     <option value="system">"System"</option>
-                    {move || people.get().and_then(|r| r.ok()).unwrap_or_default().into_iter().map(|u| {
-                        let label = match &u.name { Some(n) => format!("{n} <{}>", u.email), None => u.email.clone() };
-                        view! { <option value=u.id.to_string()>{label}</option> }
+                    {move || actor_options().into_iter().map(|(v, label)| view! {
+                        <option value=v>{super::visible(&label)}</option>
                     }).collect_view()}
-                    // A link may name an actor the list does not hold (an API key).
-                    {move || view_query.read().get("actor").filter(|a| *a != "system").map(|a| view! { <option value=a.to_owned()>{a.to_owned()}</option> })}
                 </select>
             </label>
             <label>"Target kind"
@@ -401,39 +558,47 @@ pub fn FilterBar(path: &'static str, view_query: Memo<ViewQuery>) -> impl IntoVi
             </label>
             <TimeframeSelect path=path view_query=view_query/>
             <Show when=custom>
-                <label>"From" <input aria-label="From" type="date" on:change=set("from") prop:value=value("from")/></label>
-                <label>"To" <input aria-label="To" type="date" on:change=set("to") prop:value=value("to")
+                <label>"From" <input aria-label="From" type=input_type on:change=set("from") prop:value=value("from")/></label>
+                <label>"To" <input aria-label="To" type=input_type on:change=set("to") prop:value=value("to")
                     aria-invalid=move || view_query.read().range_error().is_some().to_string()
                     aria-describedby="range-error"/></label>
                 <p id="range-error" class="field-error" role="alert">{move || view_query.read().range_error()}</p>
             </Show>
         </div>
-        {move || {
-            let chips = view_query.read().chips();
-            (!chips.is_empty()).then(|| {
-                let chip_go = chip_go.clone();
-                let clear_go = clear_go.clone();
-                view! {
-                    <ul class="chips" aria-label="Active filters">
-                        {chips.into_iter().map(|(key, text)| {
-                            let chip_go = chip_go.clone();
-                            view! {
-                                <li class="chip">
-                                    <span>{text.clone()}</span>
-                                    <button type="button" aria-label=format!("Remove filter {text}")
-                                        on:click=move |_| {
-                                            let q = view_query.get_untracked().with(key, "");
-                                            let q = if key == "range" { q.with("from", "").with("to", "") } else { q };
-                                            chip_go(q)
-                                        }>"×"</button>
-                                </li>
-                            }
-                        }).collect_view()}
-                        <li><button type="button" class="linkish" on:click=move |_| clear_go(view_query.get_untracked().cleared())>"Clear all"</button></li>
-                    </ul>
-                }
-            })
-        }}
+        <Chips path=path view_query=view_query/>
+    }
+}
+
+/// The active filters as removable chips, and "Clear all".
+#[component]
+pub fn Chips(#[prop(into)] path: String, view_query: Memo<ViewQuery>) -> impl IntoView {
+    let navigate = use_navigate();
+    let go = move |q: ViewQuery| navigate(&q.href(&path), Default::default());
+    move || {
+        let chips = view_query.read().chips();
+        (!chips.is_empty()).then(|| {
+            let chip_go = go.clone();
+            let clear_go = go.clone();
+            view! {
+                <ul class="chips" aria-label="Active filters">
+                    {chips.into_iter().map(|(key, text)| {
+                        let chip_go = chip_go.clone();
+                        view! {
+                            <li class="chip">
+                                <span>{text.clone()}</span>
+                                <button type="button" aria-label=format!("Remove filter {text}")
+                                    on:click=move |_| {
+                                        let q = view_query.get_untracked().with(key, "");
+                                        let q = if key == "range" { q.with("from", "").with("to", "") } else { q };
+                                        chip_go(q)
+                                    }>"×"</button>
+                            </li>
+                        }
+                    }).collect_view()}
+                    <li><button type="button" class="linkish" on:click=move |_| clear_go(view_query.get_untracked().cleared())>"Clear all"</button></li>
+                </ul>
+            }
+        })
     }
 }
 

@@ -1,11 +1,10 @@
 //! The master view (super admins): a cross-tenant table, newest first.
 
-use super::filters::{url_setter, use_view_query, SearchBox, ViewQuery, RANGES};
+use super::filters::{url_setter, use_view_query, ViewQuery, RANGES};
+use super::query_box::QueryBox;
 use super::time::{relative, time_title};
 use super::ErrorState;
-use crate::api::{
-    manual_purge, master_feed, AppError, FeedFilter, MasterPage, MasterRow, MASTER_PAGE_SIZES,
-};
+use crate::api::{manual_purge, master_feed, AppError, MasterPage, MasterRow, MASTER_PAGE_SIZES};
 use crate::catalog::EventType;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -38,14 +37,8 @@ pub fn MasterPage() -> impl IntoView {
         generation.update_value(|g| *g += 1);
         let ticket = generation.get_value();
         result.set(None);
-        // The master view offers event type, timeframe and search only.
-        let all = q.filter(chrono::Utc::now());
-        let filter = FeedFilter {
-            event_type: all.event_type,
-            since: all.since,
-            q: all.q,
-            ..FeedFilter::default()
-        };
+        // Whatever the search box and the controls say.
+        let filter = q.filter(chrono::Utc::now());
         let tenant = q.get("tenant").map(str::to_owned);
         spawn_local(async move {
             let answer = master_feed(tenant, filter, page, size).await;
@@ -68,7 +61,7 @@ pub fn MasterPage() -> impl IntoView {
                 <h1>"Master view"</h1>
                 <p class="subtitle">"Every tenant's entries, newest first"</p>
             </header>
-            <SearchBox path="/master" view_query=view_query/>
+            <QueryBox path="/master" view_query=view_query vocabulary=Signal::derive(super::query_box::builtin_vocabulary)/>
             <div class="filters">
                 <label>"Tenant"
                     <select aria-label="Tenant" on:change=set("tenant") prop:value=value("tenant")>

@@ -1,6 +1,7 @@
 //! The Leptos UI: one module per route, small components next to the page using them.
 //! The UI hides what the server would refuse anyway; the server decides.
 
+mod activity;
 mod admin;
 mod catalog;
 mod diff;
@@ -8,8 +9,11 @@ mod entry;
 mod feed;
 mod filters;
 mod integrity;
+mod keys;
 mod login;
 mod master;
+mod place;
+mod query_box;
 mod time;
 
 use crate::api::{current_user, logout, AppError, Me};

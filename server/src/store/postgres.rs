@@ -23,11 +23,12 @@ use app::entry::{
     Actor, ActorKind, Appended, Change, Context, Entry, InstanceRef, NewEntry, Source, SourceKind,
     Target, Tenant,
 };
+use app::query::{Field, Term};
 use app::ssr::group::{GroupCommit, GroupLimits, Lanes};
 use app::ssr::log::{KeyRecord, LogTx, TxSource, Written};
 use app::store::{
-    ApiKeyRecord, AttemptCount, AttemptRules, ChainLink, EntryQuery, InstanceRecord, Mutation,
-    Order, SessionRecord, Store, StoreError, UserRecord, MAX_PAGE,
+    ApiKeyRecord, AttemptCount, AttemptRules, ChainLink, EntryQuery, FacetRow, InstanceRecord,
+    Mutation, Order, SessionRecord, Store, StoreError, UserRecord, MAX_PAGE,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, TimeZone, Utc};
@@ -366,7 +367,7 @@ impl_store!(PgStore, {
 
     async fn list(&self, query: &EntryQuery) -> Result<Vec<Entry>, StoreError> {
         let query = &resolved(&self.pool, query).await?;
-        let ts = query.filter.q.as_deref().and_then(ts_query);
+        let ts = query.filter.query().text().and_then(|q| ts_query(&q));
         let by_seq = !(query.page_by_id || query.tenant_id.is_none());
         let timeframe = match by_seq && ts.is_none() {
             true => self.timeframe(query).await?,
@@ -394,7 +395,7 @@ impl_store!(PgStore, {
 
     async fn count(&self, query: &EntryQuery, cap: u64) -> Result<(u64, bool), StoreError> {
         let query = &resolved(&self.pool, query).await?;
-        let ts = query.filter.q.as_deref().and_then(ts_query);
+        let ts = query.filter.query().text().and_then(|q| ts_query(&q));
         let unpaged = EntryQuery {
             cursor: None,
             id_cursor: None,
@@ -403,6 +404,41 @@ impl_store!(PgStore, {
         let mut qb = QueryBuilder::<Db>::new("SELECT count(*) FROM (SELECT 1");
         push_from_where(&mut qb, &unpaged, ts.as_deref());
         capped_count(&self.pool, qb, cap).await
+    }
+
+    async fn histogram(
+        &self,
+        query: &EntryQuery,
+        (from, to): (i64, i64),
+        bucket: i64,
+    ) -> Result<Vec<(i64, u64)>, StoreError> {
+        let query = &unpaged(resolved(&self.pool, query).await?);
+        let ts = query.filter.query().text().and_then(|q| ts_query(&q));
+        let mut qb = QueryBuilder::<Db>::new("SELECT (e.occurred_at - ");
+        qb.push_bind(from)
+            .push(") / ")
+            .push_bind(bucket.max(1))
+            .push(" AS b, count(*) AS n");
+        push_from_where(&mut qb, query, ts.as_deref());
+        push_span(&mut qb, from, to);
+        histogram_rows(&self.pool, qb).await
+    }
+
+    async fn facet_sample(
+        &self,
+        query: &EntryQuery,
+        limit: u32,
+    ) -> Result<Vec<FacetRow>, StoreError> {
+        let query = &unpaged(resolved(&self.pool, query).await?);
+        let ts = query.filter.query().text().and_then(|q| ts_query(&q));
+        let mut qb = QueryBuilder::<Db>::new(format!("SELECT {FACET_COLUMNS}"));
+        push_from_where(&mut qb, query, ts.as_deref());
+        let key = if query.tenant_id.is_some() {
+            "e.seq"
+        } else {
+            "e.id"
+        };
+        facet_rows(&self.pool, qb, key, limit).await
     }
 
     /// Whole months whose entries all lie in the range (and that are over, and hold

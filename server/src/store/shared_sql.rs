@@ -962,6 +962,7 @@ fn push_filter(
         }
         qb.push(")");
     }
+    push_terms(qb, &filter.query().terms);
     if let Some(since) = filter.since {
         qb.push(occurred)
             .push(" >= ")
@@ -972,6 +973,176 @@ fn push_filter(
             .push(" < ")
             .push_bind(until.timestamp_millis());
     }
+}
+
+/// A `LIKE` pattern matching `text` literally (its `%`, `_` and `\` escaped).
+fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One value of a query term as a condition on the entry aliased `e`.
+fn push_term_value(qb: &mut QueryBuilder<'_, Db>, field: Field, value: &str) {
+    let lower = value.to_lowercase();
+    match field {
+        Field::Actor if value.eq_ignore_ascii_case("system") => {
+            qb.push("e.actor_kind = 'system'");
+        }
+        // An id, a label ("PBX sync", "jane@x.example") or the email in "Jane <jane@x.example>".
+        Field::Actor => {
+            qb.push("(e.actor_id = ")
+                .push_bind(value.to_owned())
+                .push(" OR lower(e.actor_label) = ")
+                .push_bind(lower.clone())
+                .push(" OR lower(e.actor_label) LIKE ")
+                .push_bind(format!("%<{}>", like_literal(&lower)))
+                .push(" ESCAPE '\\')");
+        }
+        Field::Action => {
+            qb.push("e.action = ").push_bind(value.to_owned());
+        }
+        Field::Category => {
+            qb.push("e.category = ").push_bind(value.to_owned());
+        }
+        Field::Event => {
+            qb.push("e.event_type = ").push_bind(value.to_owned());
+        }
+        Field::Instance => {
+            qb.push("(e.instance_id = ")
+                .push_bind(value.to_owned())
+                .push(" OR lower(e.instance_name) = ")
+                .push_bind(lower)
+                .push(")");
+        }
+        Field::Source if value.eq_ignore_ascii_case("stele") => {
+            qb.push("e.source_kind = 'stele'");
+        }
+        Field::Source => {
+            qb.push("(e.source_id = ")
+                .push_bind(value.to_owned())
+                .push(" OR lower(e.source_name) = ")
+                .push_bind(lower)
+                .push(")");
+        }
+        // `kind/id`, else an id or a name; the first target or any other.
+        Field::Target => match value.split_once('/') {
+            Some((kind, id)) if !kind.is_empty() && !id.is_empty() => {
+                qb.push("((e.target_kind = ")
+                    .push_bind(kind.to_owned())
+                    .push(" AND e.target_id = ")
+                    .push_bind(id.to_owned())
+                    .push(") OR e.seq IN (SELECT t.seq FROM entry_targets t WHERE t.tenant_id = e.tenant_id AND t.kind = ")
+                    .push_bind(kind.to_owned())
+                    .push(" AND t.target_id = ")
+                    .push_bind(id.to_owned())
+                    .push("))");
+            }
+            _ => {
+                qb.push("(e.target_id = ")
+                    .push_bind(value.to_owned())
+                    .push(" OR lower(e.target_name) = ")
+                    .push_bind(lower.clone())
+                    .push(" OR e.seq IN (SELECT t.seq FROM entry_targets t WHERE t.tenant_id = e.tenant_id AND (t.target_id = ")
+                    .push_bind(value.to_owned())
+                    .push(" OR lower(t.name) = ")
+                    .push_bind(lower)
+                    .push(")))");
+            }
+        },
+        // Folded into the filter's timeframe by `resolved`.
+        Field::After | Field::Before => {
+            qb.push("1 = 1");
+        }
+    }
+}
+
+/// A query's `field:value` terms: any value of a term matches; a negated term
+/// excludes what it matches (an absent instance or target is not excluded).
+fn push_terms(qb: &mut QueryBuilder<'_, Db>, terms: &[Term]) {
+    for term in terms.iter().filter(|t| !t.field.is_time()) {
+        qb.push(if term.negated {
+            " AND (CASE WHEN ("
+        } else {
+            " AND ("
+        });
+        for (i, value) in term.values.iter().enumerate() {
+            if i > 0 {
+                qb.push(" OR ");
+            }
+            push_term_value(qb, term.field, value);
+        }
+        qb.push(if term.negated {
+            ") THEN 1 ELSE 0 END) = 0"
+        } else {
+            ")"
+        });
+    }
+}
+
+/// A listing's query without its cursor: what a count or a summary looks at.
+fn unpaged(query: EntryQuery) -> EntryQuery {
+    EntryQuery {
+        cursor: None,
+        id_cursor: None,
+        ..query
+    }
+}
+
+/// A histogram's span, `[from, to)` in ms, and its grouping.
+fn push_span(qb: &mut QueryBuilder<'_, Db>, from: i64, to: i64) {
+    qb.push(" AND e.occurred_at >= ")
+        .push_bind(from)
+        .push(" AND e.occurred_at < ")
+        .push_bind(to)
+        .push(" GROUP BY b");
+}
+
+async fn histogram_rows(
+    pool: &DbPool,
+    mut qb: QueryBuilder<'_, Db>,
+) -> Result<Vec<(i64, u64)>, StoreError> {
+    let rows = qb.build().fetch_all(pool).await.map_err(internal)?;
+    rows.iter()
+        .map(|r| {
+            let bucket: i64 = r.try_get("b").map_err(internal)?;
+            let n: i64 = r.try_get("n").map_err(internal)?;
+            Ok((bucket, db_u64(n, "histogram count")?))
+        })
+        .collect()
+}
+
+/// The columns of [`FacetRow`], of the entries table aliased `e`.
+const FACET_COLUMNS: &str =
+    "e.actor_kind, e.actor_id, e.actor_label, e.instance_id, e.instance_name, e.event_type";
+
+/// The newest `limit` rows of a listing (ordered by `key`, newest first).
+async fn facet_rows(
+    pool: &DbPool,
+    mut qb: QueryBuilder<'_, Db>,
+    key: &str,
+    limit: u32,
+) -> Result<Vec<FacetRow>, StoreError> {
+    qb.push(format!(" ORDER BY {key} DESC LIMIT "))
+        .push_bind(i64::from(limit));
+    let rows = qb.build().fetch_all(pool).await.map_err(internal)?;
+    rows.iter()
+        .map(|r| {
+            Ok(FacetRow {
+                actor_kind: r.try_get("actor_kind").map_err(internal)?,
+                actor_id: r.try_get("actor_id").map_err(internal)?,
+                actor_label: r.try_get("actor_label").map_err(internal)?,
+                instance_id: r.try_get("instance_id").map_err(internal)?,
+                instance_name: r.try_get("instance_name").map_err(internal)?,
+                event_type: r.try_get("event_type").map_err(internal)?,
+            })
+        })
+        .collect()
 }
 
 /// The time range of a filter as bounds on `occurred_at` (ms).
@@ -1060,8 +1231,18 @@ async fn capped_count(
 /// The query as the store runs it: with [`EntryQuery::other_targets`] decided here,
 /// whatever the caller passed.
 async fn resolved(pool: &DbPool, query: &EntryQuery) -> Result<EntryQuery, StoreError> {
+    // The search's after: and before: narrow the timeframe.
+    let terms = query.filter.query();
+    let mut filter = query.filter.clone();
+    if let Some(after) = terms.after() {
+        filter.since = Some(filter.since.map_or(after, |s| s.max(after)));
+    }
+    if let Some(before) = terms.before() {
+        filter.until = Some(filter.until.map_or(before, |u| u.min(before)));
+    }
     Ok(EntryQuery {
         other_targets: names_other_targets(pool, query).await?,
+        filter,
         ..query.clone()
     })
 }
@@ -1364,6 +1545,14 @@ macro_rules! impl_store {
                         .await
                         .map_err(internal)?;
                 db_u64(seq.unwrap_or(0), "chain head")
+            }
+
+            async fn earliest(&self, tenant_id: Uuid) -> Result<Option<i64>, StoreError> {
+                sqlx::query_scalar("SELECT min(occurred_at) FROM entries WHERE tenant_id = $1")
+                    .bind(tenant_id.to_string())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(internal)
             }
 
             async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, StoreError> {

@@ -16,11 +16,12 @@ use app::entry::{
     Actor, ActorKind, Appended, Change, Context, Entry, InstanceRef, NewEntry, Source, SourceKind,
     Target, Tenant,
 };
+use app::query::{Field, Term};
 use app::ssr::group::{GroupCommit, GroupLimits, Lanes};
 use app::ssr::log::{KeyRecord, LogTx, TxSource, Written};
 use app::store::{
-    ApiKeyRecord, AttemptCount, AttemptRules, ChainLink, EntryQuery, InstanceRecord, Mutation,
-    Order, SessionRecord, Store, StoreError, UserRecord, MAX_PAGE,
+    ApiKeyRecord, AttemptCount, AttemptRules, ChainLink, EntryQuery, FacetRow, InstanceRecord,
+    Mutation, Order, SessionRecord, Store, StoreError, UserRecord, MAX_PAGE,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -246,7 +247,7 @@ fn fts_query(text: &str, tenant: Option<Uuid>) -> Option<String> {
         return None;
     }
     let terms = format!(
-        "{{description event_type instance_name actor_label}} : ({})",
+        "{{description event_type instance_name actor_label targets changes}} : ({})",
         words.join(" AND ")
     );
     Some(match tenant {
@@ -384,9 +385,9 @@ impl_store!(SqliteStore, {
         let query = &resolved(&self.pool, query).await?;
         let fts = query
             .filter
-            .q
-            .as_deref()
-            .and_then(|q| fts_query(q, query.tenant_id));
+            .query()
+            .text()
+            .and_then(|q| fts_query(&q, query.tenant_id));
         let seq_bound = match (&fts, query.tenant_id, time_bounds(&query.filter)) {
             (None, Some(tenant), Some(range)) if !query.page_by_id => {
                 self.dense_range_head(tenant, range).await?
@@ -410,9 +411,9 @@ impl_store!(SqliteStore, {
         let query = &resolved(&self.pool, query).await?;
         let fts = query
             .filter
-            .q
-            .as_deref()
-            .and_then(|q| fts_query(q, query.tenant_id));
+            .query()
+            .text()
+            .and_then(|q| fts_query(&q, query.tenant_id));
         let unpaged = EntryQuery {
             cursor: None,
             id_cursor: None,
@@ -424,7 +425,7 @@ impl_store!(SqliteStore, {
         };
         let qb = match &fts {
             // A search alone is counted in the FTS index, without reading entries.
-            Some(m) if query.filter == search_only => {
+            Some(m) if query.filter == search_only && query.filter.query().terms.is_empty() => {
                 let mut qb = QueryBuilder::<Sqlite>::new(
                     "SELECT count(*) FROM (SELECT 1 FROM entries_fts WHERE entries_fts MATCH ",
                 );
@@ -438,6 +439,49 @@ impl_store!(SqliteStore, {
             }
         };
         capped_count(&self.pool, qb, cap).await
+    }
+
+    async fn histogram(
+        &self,
+        query: &EntryQuery,
+        (from, to): (i64, i64),
+        bucket: i64,
+    ) -> Result<Vec<(i64, u64)>, StoreError> {
+        let query = &unpaged(resolved(&self.pool, query).await?);
+        let fts = query
+            .filter
+            .query()
+            .text()
+            .and_then(|q| fts_query(&q, query.tenant_id));
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT (e.occurred_at - ");
+        qb.push_bind(from)
+            .push(") / ")
+            .push_bind(bucket.max(1))
+            .push(" AS b, count(*) AS n");
+        push_from_where(&mut qb, query, fts.as_deref(), None);
+        push_span(&mut qb, from, to);
+        histogram_rows(&self.pool, qb).await
+    }
+
+    async fn facet_sample(
+        &self,
+        query: &EntryQuery,
+        limit: u32,
+    ) -> Result<Vec<FacetRow>, StoreError> {
+        let query = &unpaged(resolved(&self.pool, query).await?);
+        let fts = query
+            .filter
+            .query()
+            .text()
+            .and_then(|q| fts_query(&q, query.tenant_id));
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {FACET_COLUMNS}"));
+        push_from_where(&mut qb, query, fts.as_deref(), None);
+        let key = match (&fts, query.tenant_id) {
+            (Some(_), _) => "f.rowid",
+            (None, Some(_)) => "e.seq",
+            (None, None) => "e.id",
+        };
+        facet_rows(&self.pool, qb, key, limit).await
     }
 
     async fn purge_range(

@@ -262,6 +262,24 @@ async fn the_allow_deny_matrix_over_every_server_function() {
             [401, 403, 200, 200, 200, 404, 200],
         ),
         (
+            "feed_summary",
+            Target::Nothing,
+            json!({"tenant": "northwind", "filter": {}}),
+            [401, 403, 403, 200, 200, 404, 200],
+        ),
+        (
+            "feed_summary",
+            Target::Nothing,
+            json!({"tenant": "northwind", "instance_id": "pbx-acme-hq", "filter": {}}),
+            [401, 403, 200, 200, 200, 404, 200],
+        ),
+        (
+            "actors",
+            Target::Nothing,
+            json!({"tenant": "northwind"}),
+            [401, 403, 403, 200, 200, 404, 200],
+        ),
+        (
             "instances",
             Target::Nothing,
             json!({"tenant": "northwind"}),

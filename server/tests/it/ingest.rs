@@ -702,3 +702,151 @@ async fn every_entry_says_who_wrote_it_and_producers_cannot_be_stele_users() {
     assert!(refused.to_string().contains("actor.id"), "{refused}");
     assert_eq!(app.count("northwind").await, before);
 }
+
+/// The search reaches targets and what changed, never a masked value; the query
+/// language's mistakes are the caller's, said plainly, and change nothing.
+#[tokio::test]
+async fn search_reaches_targets_and_changed_values_but_never_masked_ones() {
+    let app = TestApp::new().await;
+    let key = app.key("northwind", &["write"]).await;
+    let e = json!({
+        "event_type": "trunk.updated",
+        "description": "Saved SIP settings",
+        "instance": {"id": "pbx-acme-hq"},
+        "target": {"kind": "trunk", "id": "SIP-6", "name": "Carrier uplink"},
+        "before": {"sip": {"registrar": "reg-old.example", "Password": "hunter2BEFORE"}},
+        "after": {"sip": {"registrar": "reg-new.example", "Password": "hunter2AFTER"}}
+    });
+    let (status, answer) = app.post_events(Some(&key), e.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let jane = app.login("jane@northwind.example").await;
+    let feed = |q: &'static str| {
+        let (app, jane) = (&app, &jane);
+        async move {
+            let a = app
+                .call(
+                    Some(jane),
+                    "tenant_feed",
+                    json!({"tenant": "northwind", "filter": {"q": q}}),
+                )
+                .await;
+            (a.status, a.body)
+        }
+    };
+    // The demo's trunks have registrars too: a word they share finds them as well.
+    let (status, body) = feed("registrar").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let page: Value = serde_json::from_str(&body).unwrap();
+    let found = page["entries"].as_array().unwrap();
+    assert!(found.len() > 1, "{body}");
+    let registrar_hits = found.len() as u64;
+    assert!(found
+        .iter()
+        .any(|e| e["description"] == "Saved SIP settings"));
+    for e in found {
+        assert!(
+            e["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["path"].as_str().unwrap().contains("registrar")),
+            "{e}"
+        );
+    }
+    for q in [
+        "reg-new",
+        "reg-old.example",
+        "carrier uplink",
+        "target:trunk/SIP-6 registrar",
+        "target:\"carrier uplink\" -action:delete",
+    ] {
+        let (status, body) = feed(q).await;
+        assert_eq!(status, StatusCode::OK, "{q}: {body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        let found: Vec<&str> = page["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["description"].as_str().unwrap())
+            .collect();
+        assert_eq!(found, ["Saved SIP settings"], "{q}");
+    }
+    for q in [
+        "hunter2BEFORE",
+        "hunter2AFTER",
+        "hunter2",
+        "target:trunk/SIP-6 hunter2",
+    ] {
+        let (status, body) = feed(q).await;
+        assert_eq!(status, StatusCode::OK, "{q}: {body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            page["entries"],
+            json!([]),
+            "a masked value was found by {q}"
+        );
+    }
+    let before = app.count("northwind").await;
+    for (q, says) in [
+        ("acter:jane", "did you mean actor:"),
+        ("action:remove", "not an action"),
+        ("instance:\"Acme HQ", "never closed"),
+        ("after:2026-11-08 before:2026-11-01", "not later"),
+    ] {
+        for function in ["tenant_feed", "feed_summary"] {
+            let a = app
+                .call(
+                    Some(&jane),
+                    function,
+                    json!({"tenant": "northwind", "filter": {"q": q}}),
+                )
+                .await;
+            assert_eq!(
+                a.status,
+                StatusCode::BAD_REQUEST,
+                "{function} {q}: {}",
+                a.body
+            );
+            assert!(
+                a.body.contains("at character"),
+                "{function} {q}: {}",
+                a.body
+            );
+            assert!(a.body.contains(says), "{function} {q}: {}", a.body);
+            let lower = a.body.to_lowercase();
+            for leak in ["sqlite", "postgres", "syntax", "select", "panicked"] {
+                assert!(!lower.contains(leak), "{function} {q}: {}", a.body);
+            }
+        }
+    }
+    assert_eq!(
+        app.count("northwind").await,
+        before,
+        "a refused query wrote nothing"
+    );
+    // The summary counts what the feed lists.
+    let a = app
+        .call(
+            Some(&jane),
+            "feed_summary",
+            json!({"tenant": "northwind", "filter": {"q": "registrar"}}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let summary: Value = serde_json::from_str(&a.body).unwrap();
+    let total: u64 = summary["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, registrar_hits, "{summary}");
+    assert!(
+        summary["facets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["field"] == "instance_id" && f["value"] == "pbx-acme-hq" && f["count"] == 1),
+        "{summary}"
+    );
+}

@@ -269,6 +269,7 @@ async fn entries_read_back_exactly_as_written() {
 
 /// What a filter means, written the slow, obvious way.
 fn naive_match(e: &Entry, f: &FeedFilter) -> bool {
+    let query = f.query();
     // Each word is a phrase of its tokens, the last one a prefix, inside one field.
     let tokens = |text: &str| -> Vec<String> {
         text.to_lowercase()
@@ -277,11 +278,29 @@ fn naive_match(e: &Entry, f: &FeedFilter) -> bool {
             .map(str::to_owned)
             .collect()
     };
+    let value_text = |v: &Option<serde_json::Value>| match v {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    let targets: Vec<String> = e
+        .target
+        .iter()
+        .chain(&e.other_targets)
+        .map(|t| format!("{} {} {}", t.kind, t.id, t.name.as_deref().unwrap_or("")))
+        .collect();
+    let changes: Vec<String> = e
+        .changes
+        .iter()
+        .map(|c| format!("{} {} {}", c.path, value_text(&c.old), value_text(&c.new)))
+        .collect();
     let fields = [
         tokens(&e.description),
         tokens(e.event_type.as_str()),
         tokens(e.instance.as_ref().map_or("", |i| i.name.as_str())),
         tokens(&e.actor.label),
+        tokens(&targets.join(" ")),
+        tokens(&changes.join(" ")),
     ];
     let phrase_in = |field: &Vec<String>, phrase: &[String]| {
         (0..field.len()).any(|i| {
@@ -307,12 +326,11 @@ fn naive_match(e: &Entry, f: &FeedFilter) -> bool {
         && f.instance_id
             .as_ref()
             .is_none_or(|i| e.instance.as_ref().is_some_and(|x| &x.id == i))
-        && f.target_kind
-            .as_ref()
-            .is_none_or(|k| e.target.as_ref().is_some_and(|t| &t.kind == k))
-        && f.target_id
-            .as_ref()
-            .is_none_or(|k| e.target.as_ref().is_some_and(|t| &t.id == k))
+        && (f.target_kind.is_none() && f.target_id.is_none()
+            || e.target.iter().chain(&e.other_targets).any(|t| {
+                f.target_kind.as_ref().is_none_or(|k| &t.kind == k)
+                    && f.target_id.as_ref().is_none_or(|i| &t.id == i)
+            }))
         && f.actor.as_ref().is_none_or(|a| match a.as_str() {
             "system" => e.actor.kind == app::entry::ActorKind::System,
             id => e.actor.id.as_deref() == Some(id),
@@ -323,13 +341,60 @@ fn naive_match(e: &Entry, f: &FeedFilter) -> bool {
                 .as_ref()
                 .is_some_and(|i| i.name.to_lowercase() == r)
                 || e.target
-                    .as_ref()
-                    .and_then(|t| t.name.as_ref())
-                    .is_some_and(|n| n.to_lowercase() == r)
+                    .iter()
+                    .chain(&e.other_targets)
+                    .filter_map(|t| t.name.as_ref())
+                    .any(|n| n.to_lowercase() == r)
         })
         && f.since.is_none_or(|s| e.occurred_at >= s)
         && f.until.is_none_or(|u| e.occurred_at < u)
-        && f.q.as_deref().is_none_or(words_match)
+        && query.text().as_deref().is_none_or(words_match)
+        && query
+            .terms
+            .iter()
+            .filter(|t| !t.field.is_time())
+            .all(|t| t.values.iter().any(|v| naive_term(e, t.field, v)) != t.negated)
+        && query.after().is_none_or(|a| e.occurred_at >= a)
+        && query.before().is_none_or(|b| e.occurred_at < b)
+}
+
+/// What one value of a `field:value` term means, the slow, obvious way.
+fn naive_term(e: &Entry, field: app::query::Field, value: &str) -> bool {
+    use app::query::Field;
+    let lower = value.to_lowercase();
+    let targets = || e.target.iter().chain(&e.other_targets);
+    match field {
+        Field::Actor if lower == "system" => e.actor.kind == app::entry::ActorKind::System,
+        Field::Actor => {
+            let label = e.actor.label.to_lowercase();
+            e.actor.id.as_deref() == Some(value)
+                || label == lower
+                || label.ends_with(&format!("<{lower}>"))
+        }
+        Field::Action => e.action().as_str() == value,
+        Field::Category => e.category().as_str() == value,
+        Field::Event => e.event_type.as_str() == value,
+        Field::Instance => e
+            .instance
+            .as_ref()
+            .is_some_and(|i| i.id == value || i.name.to_lowercase() == lower),
+        Field::Source => e.source.as_ref().is_some_and(|s| {
+            if lower == "stele" {
+                s.kind == app::entry::SourceKind::Stele
+            } else {
+                s.id.as_deref() == Some(value) || s.name.to_lowercase() == lower
+            }
+        }),
+        Field::Target => match value.split_once('/') {
+            Some((kind, id)) if !kind.is_empty() && !id.is_empty() => {
+                targets().any(|t| t.kind == kind && t.id == id)
+            }
+            _ => targets().any(|t| {
+                t.id == value || t.name.as_ref().is_some_and(|n| n.to_lowercase() == lower)
+            }),
+        },
+        Field::After | Field::Before => true,
+    }
 }
 
 #[tokio::test]
@@ -370,6 +435,32 @@ async fn every_filter_and_the_search_select_exactly_the_matching_entries() {
     server::demo::history(store.as_ref(), &b, &server::demo::NORTHWIND, people, &plan)
         .await
         .unwrap();
+    // A producer's entries, naming several targets (the query's source: and
+    // target: terms and the search reach them).
+    let producer: Vec<NewEntry> = (0..6)
+        .map(|n| {
+            let mut e = NewEntry::new(
+                EventType::ExtensionUpdated,
+                Actor::api_key("key-7", "PBX sync"),
+                format!("Synced route {n}"),
+            )
+            .instance("pbx-acme-hq", "Acme HQ")
+            .target("trunk", format!("SIP-{n}"), Some("Main trunk"))
+            .change(
+                "outbound.gateway",
+                Some("gw-old".into()),
+                Some("gw-new".into()),
+            );
+            e.other_targets = vec![app::entry::Target {
+                kind: "extension".into(),
+                id: "105".into(),
+                name: Some("Reception".into()),
+            }];
+            e.source = app::entry::Source::api_key("key-7", "PBX sync");
+            e
+        })
+        .collect();
+    store.append(a.id, producer).await.unwrap();
     let all = all_entries(store.as_ref(), a.id).await;
     let now = chrono::Utc::now();
     let sample = &all[all.len() / 2];
@@ -452,6 +543,50 @@ async fn every_filter_and_the_search_select_exactly_the_matching_entries() {
             ..FeedFilter::default()
         },
     ];
+    // The query language: several values, negation, every field and its spellings,
+    // free words beside terms, and the words reaching targets and changed values.
+    let day = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d").to_string();
+    let queries = [
+        "actor:marco@a.example".to_owned(),
+        "actor:\"Jane Doe <jane@a.example>\"".to_owned(),
+        "actor:u-1,system -category:extensions".to_owned(),
+        "-actor:system action:update,delete".to_owned(),
+        "instance:\"acme hq\" action:update".to_owned(),
+        "-instance:\"Acme HQ\" -instance:pbx-birchwood".to_owned(),
+        "target:extension/105".to_owned(),
+        "target:Reception,105".to_owned(),
+        "-target:extension/105 category:extensions".to_owned(),
+        format!("type:{}", EventType::ExtensionUpdated.as_str()),
+        format!(
+            "event:{},{} ring",
+            EventType::ExtensionUpdated.as_str(),
+            EventType::ExtensionCreated.as_str()
+        ),
+        "source:stele".to_owned(),
+        "-source:stele".to_owned(),
+        "source:\"pbx sync\" target:trunk/SIP-3".to_owned(),
+        "actor:\"PBX sync\" gw-new".to_owned(),
+        "main trunk".to_owned(),
+        "outbound".to_owned(),
+        "registrar".to_owned(),
+        "extension 105".to_owned(),
+        format!(
+            "after:{} before:{} category:config",
+            day(sample.occurred_at - chrono::Duration::days(5)),
+            day(sample.occurred_at + chrono::Duration::days(2))
+        ),
+        format!("after:{} marco", day(sample.occurred_at)),
+    ];
+    let filters: Vec<FeedFilter> = filters
+        .into_iter()
+        .chain(queries.iter().map(|q| FeedFilter {
+            q: Some(q.clone()),
+            ..FeedFilter::default()
+        }))
+        .collect();
+    for q in &queries {
+        app::query::parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
+    }
     for f in filters {
         let expected: Vec<i64> = all
             .iter()
@@ -490,10 +625,48 @@ async fn every_filter_and_the_search_select_exactly_the_matching_entries() {
             (expected.len() as u64, true),
             "{f:?}"
         );
-        if f.q.is_none() && f.since.is_none() && f.until.is_none() {
+        // The histogram counts the same entries, each in its bucket of the span;
+        // the facets' sample is the newest matching entries.
+        let (from, bucket) = (
+            (now - chrono::Duration::days(90)).timestamp_millis(),
+            6 * 3_600_000,
+        );
+        let to = now.timestamp_millis() + 1;
+        let mut naive_bars = std::collections::BTreeMap::new();
+        for e in all.iter().filter(|e| naive_match(e, &f)) {
+            let t = e.occurred_at.timestamp_millis();
+            if (from..to).contains(&t) {
+                *naive_bars.entry((t - from) / bucket).or_insert(0u64) += 1;
+            }
+        }
+        let bars: std::collections::BTreeMap<i64, u64> = store
+            .histogram(&query, (from, to), bucket)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+        assert_eq!(bars, naive_bars, "histogram of {f:?}");
+        let sample = store.facet_sample(&query, 25).await.unwrap();
+        let newest: Vec<String> = all
+            .iter()
+            .rev()
+            .filter(|e| naive_match(e, &f))
+            .take(25)
+            .map(|e| e.event_type.as_str().to_owned())
+            .collect();
+        let got_types: Vec<String> = sample.iter().map(|r| r.event_type.clone()).collect();
+        assert_eq!(got_types, newest, "facet sample of {f:?}");
+        let timed = f.since.is_some()
+            || f.until.is_some()
+            || f.q.as_deref().is_some_and(|q| q.contains("after:"));
+        if !timed && (f.q.is_none() || f.q.as_ref().is_some_and(|q| queries.contains(q))) {
             assert!(
                 !expected.is_empty(),
                 "the demo history should hold matches for {f:?}"
+            );
+            assert!(
+                (expected.len() as u64) < all.len() as u64,
+                "{f:?} should not match everything"
             );
         }
     }
