@@ -333,8 +333,10 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
             }
         }>
             <header class="feed-head">
-                <h1>{heading}</h1>
-                <p class="subtitle">{move || tenant_name.get()}</p>
+                <div class="title">
+                    <h1>{heading}</h1>
+                    <p class="subtitle">{move || tenant_name.get()}</p>
+                </div>
                 {move || (!refused.get()).then(|| view! {
                     <p class="times">
                         {format!("Times are your local time ({}). ", super::time::zone_name())}
@@ -346,7 +348,14 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
                             }>
                             {move || if absolute.get() { "Show relative times" } else { "Show exact times" }}
                         </button>
-                        " · Keys: j/k move, Enter opens"
+                        <span class="keys">" · Keys: j/k move, Enter opens"</span>
+                        {matches!(source.get(), Source::Tenant { .. }).then(|| view! {
+                            <span class="export-links">" · Export this view: "
+                                <a download href=move || view_query.read().export_href("csv", chrono::Utc::now())>"CSV"</a>
+                                " · "
+                                <a download href=move || view_query.read().export_href("ndjson", chrono::Utc::now())>"NDJSON"</a>
+                            </span>
+                        })}
                     </p>
                 })}
             </header>
@@ -376,13 +385,8 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
                     <Pills active=category path=src.path() pills=pills view_query=view_query/>
                     {instance_tools}
                     {tenant_wide.then(|| view! {
-                        <super::integrity::IntegrityPanel tenant=view_query.get_untracked().get("tenant").map(str::to_owned)/>
                         <FilterBar path="/audit" view_query=view_query vocabulary=vocabulary/>
-                        <p class="export-links">"Export this view: "
-                            <a download href=move || view_query.read().export_href("csv", chrono::Utc::now())>"CSV"</a>
-                            " · "
-                            <a download href=move || view_query.read().export_href("ndjson", chrono::Utc::now())>"NDJSON"</a>
-                        </p>
+                        <super::integrity::IntegrityPanel tenant=view_query.get_untracked().get("tenant").map(str::to_owned)/>
                     })}
                 })
             }}
@@ -614,6 +618,15 @@ pub fn changes_summary(entry: &Entry) -> Option<String> {
     ))
 }
 
+/// A person's name without their address ("Jane Doe" of "Jane Doe <jane@x>"); a
+/// label that is only an address stays whole.
+fn short_label(label: &str) -> &str {
+    match label.strip_suffix('>').and_then(|l| l.rsplit_once(" <")) {
+        Some((name, _)) if !name.trim().is_empty() => name,
+        _ => label,
+    }
+}
+
 #[component]
 pub fn EntryRow(entry: Entry, now: chrono::DateTime<chrono::Utc>) -> impl IntoView {
     let open = RwSignal::new(false);
@@ -661,8 +674,9 @@ pub fn EntryRow(entry: Entry, now: chrono::DateTime<chrono::Utc>) -> impl IntoVi
                 <time datetime=crate::canonical::format_time(&entry.occurred_at) title=time_title(&entry)>
                     {move || super::time::shown(occurred, now, absolute.get())}
                 </time>
-                <a class="actor" class:system=is_system href=link(&[("actor", &actor)]) title="Only this actor">
-                    "by " {super::visible(&entry.actor.label)}
+                <a class="actor" class:system=is_system href=link(&[("actor", &actor)])
+                    title=format!("Only {}", super::visible(&entry.actor.label))>
+                    {super::visible(short_label(&entry.actor.label))}
                 </a>
                 <a class=format!("badge cat-{category}") href=link(&[("event_type", entry.event_type.as_str())]) title="Only this event type">
                     {entry.event_type.to_string()}

@@ -517,6 +517,10 @@ pub fn FilterBar(
     };
     view! {
         <super::query_box::QueryBox path=path view_query=view_query vocabulary=vocabulary/>
+        // On a phone the controls fold away under "Filters" (the query box does all
+        // they do); on wider screens they are open, and the summary is not shown.
+        <details class="filter-panel" prop:open=wide_window()>
+        <summary>"Filters"</summary>
         <div class="filters">
             <label>"Action"
                 <select aria-label="Action" on:change=set("action") prop:value=value("action")>
@@ -565,8 +569,22 @@ pub fn FilterBar(
                 <p id="range-error" class="field-error" role="alert">{move || view_query.read().range_error()}</p>
             </Show>
         </div>
+        </details>
         <Chips path=path view_query=view_query/>
     }
+}
+
+/// Whether the window is wider than a phone's (the filter controls start open).
+fn wide_window() -> bool {
+    #[cfg(target_arch = "wasm32")]
+    {
+        web_sys::window()
+            .and_then(|w| w.inner_width().ok())
+            .and_then(|w| w.as_f64())
+            .is_none_or(|w| w > 600.0)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    true
 }
 
 /// The active filters as removable chips, and "Clear all".

@@ -104,8 +104,9 @@ pub fn App() -> impl IntoView {
     auth.refresh();
     view! {
         <Router>
+            <a class="skip" href="#main">"Skip to content"</a>
             <TopBar/>
-            <main class="page">
+            <main class="page" id="main" tabindex="-1">
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=Home/>
                     <Route path=path!("/login") view=login::LoginPage/>
