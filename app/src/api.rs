@@ -408,6 +408,12 @@ pub async fn actors(tenant: Option<String>) -> Result<Vec<Facet>, AppError> {
     crate::ssr::feeds::actors(tenant).await
 }
 
+/// Every tenant, as `(slug, name)`: what a super admin chooses from (super admins only).
+#[server(prefix = "/api", endpoint = "tenants", input = Json)]
+pub async fn tenants() -> Result<Vec<(String, String)>, AppError> {
+    crate::ssr::feeds::tenants().await
+}
+
 /// The instances whose history the caller may read.
 #[server(prefix = "/api", endpoint = "instances", input = Json)]
 pub async fn instances(tenant: Option<String>) -> Result<Vec<InstanceView>, AppError> {

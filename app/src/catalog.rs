@@ -149,10 +149,11 @@ pub enum Action {
     Expire,
     Cancel,
     Impersonate,
+    View,
 }
 
 impl Action {
-    pub const ALL: [Action; 36] = [
+    pub const ALL: [Action; 37] = [
         Action::Create,
         Action::Update,
         Action::Delete,
@@ -189,6 +190,7 @@ impl Action {
         Action::Expire,
         Action::Cancel,
         Action::Impersonate,
+        Action::View,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -229,6 +231,7 @@ impl Action {
             Action::Expire => "expire",
             Action::Cancel => "cancel",
             Action::Impersonate => "impersonate",
+            Action::View => "view",
         }
     }
 }
@@ -369,6 +372,7 @@ catalog! {
     AuditExported = "audit.exported", Audit, Export;
     AuditPurged = "audit.purged", Audit, Purge;
     AuditCheckpointSigned = "audit.checkpoint_signed", Audit, Sign;
+    AuditViewed = "audit.viewed", Audit, View;
     CatalogTypeRegistered = "catalog.type_registered", Audit, Create;
     CatalogTypeChanged = "catalog.type_changed", Audit, Update;
     CatalogTypeRetired = "catalog.type_retired", Audit, Disable;
@@ -980,6 +984,7 @@ mod tests {
                     "audit.exported",
                     "audit.purged",
                     "audit.checkpoint_signed",
+                    "audit.viewed",
                     // Issue 14: changes to the tenant's catalog.
                     "catalog.type_registered",
                     "catalog.type_changed",

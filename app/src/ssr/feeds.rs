@@ -97,7 +97,51 @@ pub async fn tenant_feed(
         Permission::AuditView,
         Scope::Tenant(tenant.id),
     )?;
-    page(&state, tenant, filter, cursor).await
+    let tenant_id = tenant.id;
+    let answer = page(&state, tenant, filter.clone(), cursor).await?;
+    record_view(&state, &session, &[tenant_id], "tenant feed", &filter).await?;
+    Ok(answer)
+}
+
+/// How long one reading of a view stands for the next ones of the same session.
+const VIEW_WINDOW_SECS: i64 = 3_600;
+
+/// Reading the log is itself recorded: `audit.viewed` in each of `logs`, with the
+/// view and its filters, at most once per session, view and filters per clock hour
+/// (on any number of servers: the hour is claimed through the store, once).
+async fn record_view(
+    state: &AppState,
+    session: &Session,
+    logs: &[Uuid],
+    view: &str,
+    filter: &FeedFilter,
+) -> Result<(), AppError> {
+    let filters = serde_json::to_value(filter).unwrap_or_default();
+    let key = super::secrets::token_hash(&format!("{}|{view}|{filters}", session.id_hash));
+    let hour = state.now().timestamp().div_euclid(VIEW_WINDOW_SECS);
+    if !state
+        .store
+        .claim_round(&format!("viewed:{key}"), hour)
+        .await?
+    {
+        return Ok(());
+    }
+    let filtered = filter != &FeedFilter::default();
+    for log in logs {
+        let entry = crate::entry::NewEntry::new(
+            crate::catalog::EventType::AuditViewed,
+            session.actor(),
+            format!(
+                "Viewed the {view}{}",
+                if filtered { ", filtered" } else { "" }
+            ),
+        )
+        .meta("view", serde_json::json!(view))
+        .meta("filters", filters.clone())
+        .context(session.context());
+        state.store.append(*log, vec![entry]).await?;
+    }
+    Ok(())
 }
 
 pub async fn instance_feed(
@@ -121,6 +165,24 @@ pub async fn instance_feed(
     }
     filter.instance_id = Some(instance_id);
     page(&state, tenant, filter, cursor).await
+}
+
+/// Every tenant, for a super admin to choose one (the platform's own included).
+pub async fn tenants() -> Result<Vec<(String, String)>, AppError> {
+    let state = state()?;
+    let session = require_session(&state).await?;
+    require(
+        Some(&session.caller),
+        Permission::AuditView,
+        Scope::Platform,
+    )?;
+    Ok(state
+        .store
+        .tenants()
+        .await?
+        .into_iter()
+        .map(|t| (t.slug, t.name))
+        .collect())
 }
 
 /// The instances whose feeds the caller may read.
@@ -191,6 +253,10 @@ pub async fn master_feed(
     };
     let (total, total_exact) = state.store.count(&query, COUNT_CAP).await?;
     let entries = state.store.list(&query).await?;
+    // The platform's log records it, and so does the log of a tenant looked at alone.
+    let mut logs = vec![state.platform_tenant];
+    logs.extend(tenant_id);
+    record_view(&state, &session, &logs, "master view", &query.filter).await?;
     let names: HashMap<Uuid, (String, String)> = tenants
         .iter()
         .map(|t| (t.id, (t.slug.clone(), t.name.clone())))

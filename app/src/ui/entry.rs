@@ -90,6 +90,25 @@ fn Detail(detail: EntryDetail, back: Option<String>) -> impl IntoView {
         Some(i) => format!("/instances/{}?tenant={}", i.id, detail.tenant_slug),
         None => format!("/audit?tenant={}", detail.tenant_slug),
     });
+    // Each fact links to the view it came from (a feed), narrowed to that fact.
+    let base = back.split('?').next().unwrap_or("/audit").to_owned();
+    let on_instance = base.starts_with("/instances/");
+    let slug = detail.tenant_slug.clone();
+    let narrow = move |key: &str, value: &str| {
+        super::filters::ViewQuery::default()
+            .with("tenant", &slug)
+            .with(key, value)
+            .href(&base)
+    };
+    let actor_href = narrow("actor", &super::feed::actor_value(&e));
+    let type_href = narrow("event_type", e.event_type.as_str());
+    let category_href = narrow("category", category.as_str());
+    let instance_href = e
+        .instance
+        .as_ref()
+        .filter(|_| !on_instance)
+        .map(|i| narrow("instance_id", &i.id));
+    let source_href = super::feed::source_value(&e).map(|v| narrow("source", &v));
     let metadata = (!e.metadata.is_empty())
         .then(|| serde_json::to_string_pretty(&e.metadata).unwrap_or_default());
     let changes = e.changes.clone();
@@ -111,22 +130,38 @@ fn Detail(detail: EntryDetail, back: Option<String>) -> impl IntoView {
                 <h2 id="overview">"Overview"</h2>
                 <dl class="facts">
                     <dt>"Event"</dt>
-                    <dd><span class=format!("badge cat-{}", category.as_str())>{e.event_type.to_string()}</span>
-                        {format!(" {} · {}", category_label, e.action().as_str())}</dd>
+                    <dd><a class=format!("badge cat-{}", category.as_str()) href=type_href title="Only this event type">{e.event_type.to_string()}</a>
+                        " " <a class="category" href=category_href title="Only this category">{category_label}</a>
+                        {format!(" · {}", e.action().as_str())}</dd>
                     <dt>"When"</dt>
                     <dd><time title=utc_title(e.occurred_at)>{local(e.occurred_at)}</time>
                         {format!(" ({})", relative(e.occurred_at, now))}</dd>
                     {row("Recorded", (e.recorded_at != e.occurred_at).then(|| format!("{} local · {}", local(e.recorded_at), utc_title(e.recorded_at))))}
                     <dt>"By"</dt>
-                    <dd class="actor">{super::visible(&e.actor.label)}{format!(" ({})", e.actor.kind.as_str())}</dd>
-                    {row("Instance", e.instance.as_ref().map(|i| super::visible(&format!("{} ({})", i.name, i.id))))}
+                    <dd class="actor"><a href=actor_href title="Only this actor">{super::visible(&e.actor.label)}</a>{format!(" ({})", e.actor.kind.as_str())}</dd>
+                    {e.instance.as_ref().map(|i| {
+                        let text = super::visible(&format!("{} ({})", i.name, i.id));
+                        view! {
+                            <dt>"Instance"</dt>
+                            <dd>{match instance_href.clone() {
+                                Some(h) => view! { <a class="instance" href=h title="Only this instance">{text}</a> }.into_any(),
+                                None => view! { <span class="instance">{text}</span> }.into_any(),
+                            }}</dd>
+                        }
+                    })}
                     {targets(&e, &detail.tenant_slug)}
-                    {row("Source", e.source.as_ref().map(|s| match s.kind {
-                        crate::entry::SourceKind::ApiKey => super::visible(&format!(
-                            "via key {} ({})", s.name, s.id.clone().unwrap_or_default()
-                        )),
-                        crate::entry::SourceKind::Stele => "Stele".to_owned(),
-                    }))}
+                    {e.source.as_ref().map(|s| {
+                        let text = match s.kind {
+                            crate::entry::SourceKind::ApiKey => super::visible(&format!(
+                                "via key {} ({})", s.name, s.id.clone().unwrap_or_default()
+                            )),
+                            crate::entry::SourceKind::Stele => "Stele".to_owned(),
+                        };
+                        view! {
+                            <dt>"Source"</dt>
+                            <dd><a class="source" href=source_href.clone() title="Everything this source wrote">{text}</a></dd>
+                        }
+                    })}
                     {row("Idempotency key", e.idempotency_key.clone())}
                 </dl>
             </section>

@@ -536,7 +536,7 @@ fn FeedList(
         for e in list {
             let day = super::time::local_day(e.occurred_at);
             let separator = (previous != Some(day)).then(|| {
-                view! { <li class="day" role="presentation"><h2>{super::time::day_label(day, today)}</h2></li> }
+                view! { <li class="day"><h2>{super::time::day_label(day, today)}</h2></li> }
             });
             previous = Some(day);
             rows.push(view! { {separator}<EntryRow entry=e now=now/> });
@@ -712,36 +712,80 @@ pub fn EntryRow(entry: Entry, now: chrono::DateTime<chrono::Utc>) -> impl IntoVi
     }
 }
 
-/// The instances whose history the caller may read.
+/// The instances whose history the caller may read. A super admin, who belongs to
+/// no tenant, first chooses one (`?tenant=slug`).
 #[component]
 pub fn InstancesPage() -> impl IntoView {
     super::set_title("Instances");
-    let list = LocalResource::new(|| instances(None));
+    let view_query = super::filters::use_view_query();
+    let tenant = Memo::new(move |_| view_query.read().get("tenant").map(str::to_owned));
+    let auth = expect_context::<super::Auth>();
+    let super_admin = Memo::new(move |_| auth.0.get().flatten().is_some_and(|me| me.super_admin));
+    let list = LocalResource::new(move || {
+        let (tenant, choose) = (tenant.get(), super_admin.get());
+        async move {
+            match (tenant, choose) {
+                (None, true) => Ok(None),
+                (t, _) => instances(t).await.map(Some),
+            }
+        }
+    });
     view! {
         <section>
             <h1>"Instances"</h1>
+            <Show when=move || super_admin.get()>
+                <TenantChooser path="/instances" chosen=tenant/>
+            </Show>
             <Suspense fallback=|| view! { <p class="state" role="status">"Loading instances…"</p> }>
                 {move || list.get().map(|r| match r {
                     Err(e) => view! { <ErrorState error=e/> }.into_any(),
-                    Ok(items) if items.is_empty() => view! {
+                    Ok(None) => view! {
+                        <p class="state state-empty">"Choose a tenant to see its instances."</p>
+                    }.into_any(),
+                    Ok(Some(items)) if items.is_empty() => view! {
                         <p class="state state-empty">"You have no access to any instance yet. Ask an admin of your MSP for a grant."</p>
                     }.into_any(),
-                    Ok(items) => view! { <InstanceList items=items/> }.into_any(),
+                    Ok(Some(items)) => view! { <InstanceList items=items tenant=tenant.get_untracked()/> }.into_any(),
                 })}
             </Suspense>
         </section>
     }
 }
 
+/// A super admin's choice of tenant, kept in the URL as `?tenant=slug`.
 #[component]
-fn InstanceList(items: Vec<InstanceView>) -> impl IntoView {
+pub fn TenantChooser(path: &'static str, chosen: Memo<Option<String>>) -> impl IntoView {
+    let all = LocalResource::new(crate::api::tenants);
+    let navigate = leptos_router::hooks::use_navigate();
+    view! {
+        <label class="inline tenant-chooser">"Tenant"
+            <select aria-label="Tenant" prop:value=move || chosen.get().unwrap_or_default()
+                on:change=move |ev| {
+                    let slug = event_target_value(&ev);
+                    let q = super::filters::ViewQuery::default().with("tenant", &slug);
+                    navigate(&q.href(path), Default::default());
+                }>
+                <option value="">"Choose a tenant"</option>
+                {move || all.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|(slug, name)| {
+                    view! { <option value=slug.clone()>{super::visible(&name)}</option> }
+                }).collect_view()}
+            </select>
+        </label>
+    }
+}
+
+#[component]
+fn InstanceList(items: Vec<InstanceView>, tenant: Option<String>) -> impl IntoView {
+    let suffix = tenant.map_or_else(String::new, |t| {
+        format!("?tenant={}", super::filters::encode(&t))
+    });
     view! {
         <ul class="instances">
             {items.into_iter().map(|i| view! {
                 <li class="instance-card" class:deleted=i.deleted>
                     <span class="name">{super::visible(&i.name)}</span>
                     {i.deleted.then(|| view! { <span class="tag">"deleted"</span> })}
-                    <a href=format!("/instances/{}", i.id)>"View history"</a>
+                    <a href=format!("/instances/{}{suffix}", i.id)>"View history"</a>
                 </li>
             }).collect_view()}
         </ul>

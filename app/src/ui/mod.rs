@@ -104,7 +104,17 @@ pub fn App() -> impl IntoView {
     auth.refresh();
     view! {
         <Router>
-            <a class="skip" href="#main">"Skip to content"</a>
+            <a class="skip" href="#main" on:click=|ev| {
+                // The router would treat the fragment as a navigation: move focus instead.
+                ev.prevent_default();
+                #[cfg(target_arch = "wasm32")]
+                if let Some(main) = document().get_element_by_id("main") {
+                    use leptos::wasm_bindgen::JsCast;
+                    if let Ok(main) = main.dyn_into::<web_sys::HtmlElement>() {
+                        let _ = main.focus();
+                    }
+                }
+            }>"Skip to content"</a>
             <TopBar/>
             <main class="page" id="main" tabindex="-1">
                 <Routes fallback=NotFound>

@@ -201,7 +201,7 @@ pub fn QueryBox(
     view! {
         <form class="search query" role="search" on:submit=on_submit>
             <div class="query-field">
-                <input type="search" role="combobox" aria-label="Search"
+                <input type="text" role="combobox" aria-label="Search" enterkeyhint="search"
                     aria-autocomplete="list" aria-controls="query-options"
                     aria-expanded=move || expanded().to_string()
                     aria-activedescendant=move || active.get().filter(|_| expanded()).map(|i| format!("query-option-{i}"))

@@ -566,3 +566,108 @@ async fn lines_appended_or_edited_after_the_checkpoint_are_caught() {
         .reason
         .starts_with("altered"));
 }
+
+/// Reading the log is recorded: `audit.viewed` at most once per session, view and
+/// filters per hour, also when the same view is asked for in parallel; another
+/// filter, another session or the next hour is another reading.
+#[tokio::test]
+async fn reading_the_log_is_recorded_once_per_session_view_and_hour() {
+    let clock = clock();
+    let app = TestApp::with_clock(clock.clone()).await;
+    let northwind = app.tenant("northwind").await;
+    let viewed = |tenant: Uuid| {
+        let store = app.store.clone();
+        async move {
+            store
+                .list(&EntryQuery {
+                    tenant_id: Some(tenant),
+                    filter: app::api::FeedFilter {
+                        event_type: Some(EventType::AuditViewed.into()),
+                        ..Default::default()
+                    },
+                    limit: 1000,
+                    ..EntryQuery::default()
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let jane = app.login(JANE).await;
+    let read = |cookie: String, filter: serde_json::Value| {
+        let app = &app;
+        async move {
+            let a = app
+                .call(
+                    Some(&cookie),
+                    "tenant_feed",
+                    json!({"tenant": "northwind", "filter": filter}),
+                )
+                .await;
+            assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        }
+    };
+    assert!(viewed(northwind.id).await.is_empty());
+    read(jane.clone(), json!({})).await;
+    read(jane.clone(), json!({})).await;
+    let first = viewed(northwind.id).await;
+    assert_eq!(first.len(), 1, "once per session and view");
+    assert_eq!(
+        first[0].actor.id,
+        Some(
+            app.store
+                .user_by_email(JANE)
+                .await
+                .unwrap()
+                .unwrap()
+                .id
+                .to_string()
+        )
+    );
+    assert_eq!(first[0].metadata["view"], json!("tenant feed"));
+    assert!(
+        first[0].context.session_id.is_some(),
+        "the session's reference"
+    );
+    // Eight parallel readings of a new filter are one.
+    let filter = json!({"category": "config", "q": "trunk"});
+    futures::future::join_all((0..8).map(|_| read(jane.clone(), filter.clone()))).await;
+    let second = viewed(northwind.id).await;
+    assert_eq!(second.len(), 2, "one per filters, however many ask at once");
+    assert_eq!(second[0].metadata["filters"]["q"], json!("trunk"));
+    assert_eq!(second[0].description, "Viewed the tenant feed, filtered");
+    // A refused reading is no reading.
+    let bad = app
+        .call(
+            Some(&jane),
+            "tenant_feed",
+            json!({"tenant": "northwind", "filter": {"q": "acter:x"}}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(viewed(northwind.id).await.len(), 2);
+    // Another session of the same person, and the next hour, are new readings.
+    let again = app.login(JANE).await;
+    read(again, json!({})).await;
+    assert_eq!(viewed(northwind.id).await.len(), 3);
+    clock.advance(Duration::minutes(61));
+    read(jane.clone(), json!({})).await;
+    assert_eq!(viewed(northwind.id).await.len(), 4);
+    // The master view, looking at one tenant: the platform's log and the tenant's.
+    let root = app.login(server::demo::DEMO_SUPER_ADMIN).await;
+    let platform = app.state.platform_tenant;
+    let before = viewed(platform).await.len();
+    for _ in 0..2 {
+        let a = app
+            .call(
+                Some(&root),
+                "master_feed",
+                json!({"tenant": "northwind", "filter": {}, "page": 1, "page_size": 50}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    }
+    assert_eq!(viewed(platform).await.len(), before + 1);
+    let tenant_side = viewed(northwind.id).await;
+    assert_eq!(tenant_side.len(), 5);
+    assert_eq!(tenant_side[0].metadata["view"], json!("master view"));
+}

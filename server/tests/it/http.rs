@@ -280,6 +280,12 @@ async fn the_allow_deny_matrix_over_every_server_function() {
             [401, 403, 403, 200, 200, 404, 200],
         ),
         (
+            "tenants",
+            Target::Nothing,
+            json!({}),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
             "instances",
             Target::Nothing,
             json!({"tenant": "northwind"}),
