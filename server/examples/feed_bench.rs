@@ -217,6 +217,68 @@ async fn main() -> anyhow::Result<()> {
                 ..f()
             }],
         ),
+        (
+            "search, changed value",
+            vec![FeedFilter {
+                q: Some("registrar".into()),
+                ..f()
+            }],
+        ),
+        (
+            "query terms",
+            [
+                "action:delete,disable -category:security",
+                "instance:\"Acme HQ\" -actor:system",
+                "target:extension/142",
+                "actor:system category:alerts after:2026-01-01",
+            ]
+            .iter()
+            .map(|q| FeedFilter {
+                q: Some((*q).into()),
+                ..f()
+            })
+            .collect(),
+        ),
+    ];
+    // The histogram and facets of a view (`feed_summary`): one aggregate query over
+    // its timeframe and a sample of its newest 10,000 entries.
+    let summaries: Vec<(&str, FeedFilter)> = vec![
+        ("summary: all time", f()),
+        (
+            "summary: last 7 days",
+            FeedFilter {
+                since: Some(now - Duration::days(7)),
+                ..f()
+            },
+        ),
+        (
+            "summary: last 90 days",
+            FeedFilter {
+                since: Some(now - Duration::days(90)),
+                ..f()
+            },
+        ),
+        (
+            "summary: category, all time",
+            FeedFilter {
+                category: Some(Category::Config.into()),
+                ..f()
+            },
+        ),
+        (
+            "summary: query terms, all time",
+            FeedFilter {
+                q: Some("-actor:system action:update".into()),
+                ..f()
+            },
+        ),
+        (
+            "summary: search, all time",
+            FeedFilter {
+                q: Some("acme".into()),
+                ..f()
+            },
+        ),
     ];
     println!(
         "{:<34} {:>9} {:>9} {:>9}",
@@ -237,6 +299,21 @@ async fn main() -> anyhow::Result<()> {
                 .await?;
             times.push(t.elapsed().as_secs_f64() * 1000.0);
             std::hint::black_box(page);
+        }
+        print_row(name, times);
+    }
+    for (name, filter) in summaries {
+        let mut times = Vec::new();
+        let query = EntryQuery {
+            tenant_id: Some(tenant.id),
+            filter,
+            ..EntryQuery::default()
+        };
+        for _ in 0..RUNS / 2 {
+            let t = Instant::now();
+            let summary = app::ssr::feeds::summarize(&*store, tenant.id, &query).await?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            std::hint::black_box(summary);
         }
         print_row(name, times);
     }

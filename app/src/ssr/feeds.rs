@@ -92,11 +92,7 @@ pub async fn tenant_feed(
     check_cursor(cursor)?;
     let session = require_session(&state).await?;
     let tenant = target_tenant(&state, &session, tenant.as_deref()).await?;
-    require(
-        Some(&session.caller),
-        Permission::AuditView,
-        Scope::Tenant(tenant.id),
-    )?;
+    may_read(&state, &session, &tenant, None).await?;
     let tenant_id = tenant.id;
     let answer = page(&state, tenant, filter.clone(), cursor).await?;
     record_view(&state, &session, &[tenant_id], "tenant feed", &filter).await?;
@@ -154,17 +150,36 @@ pub async fn instance_feed(
     check_cursor(cursor)?;
     let session = require_session(&state).await?;
     let tenant = target_tenant(&state, &session, tenant.as_deref()).await?;
+    may_read(&state, &session, &tenant, Some(&instance_id)).await?;
+    filter.instance_id = Some(instance_id);
+    page(&state, tenant, filter, cursor).await
+}
+
+/// Whether the caller may read the tenant's feed, or with `instance` that instance's
+/// (a grant suffices; an instance the tenant never had is not found).
+async fn may_read(
+    state: &AppState,
+    session: &Session,
+    tenant: &Tenant,
+    instance: Option<&str>,
+) -> Result<(), AppError> {
+    let Some(id) = instance else {
+        return require(
+            Some(&session.caller),
+            Permission::AuditView,
+            Scope::Tenant(tenant.id),
+        );
+    };
     require(
         Some(&session.caller),
         Permission::AuditView,
-        Scope::Instance(tenant.id, &instance_id),
+        Scope::Instance(tenant.id, id),
     )?;
     let known = state.store.instances(tenant.id).await?;
-    if !known.iter().any(|i| i.id == instance_id) {
+    if !known.iter().any(|i| i.id == id) {
         return Err(AppError::NotFound("not found".to_owned()));
     }
-    filter.instance_id = Some(instance_id);
-    page(&state, tenant, filter, cursor).await
+    Ok(())
 }
 
 /// Every tenant, for a super admin to choose one (the platform's own included).
@@ -316,24 +331,9 @@ pub async fn feed_summary(
     let state = state()?;
     let session = require_session(&state).await?;
     let tenant = target_tenant(&state, &session, tenant.as_deref()).await?;
-    match instance_id {
-        Some(id) => {
-            require(
-                Some(&session.caller),
-                Permission::AuditView,
-                Scope::Instance(tenant.id, &id),
-            )?;
-            let known = state.store.instances(tenant.id).await?;
-            if !known.iter().any(|i| i.id == id) {
-                return Err(AppError::NotFound("not found".to_owned()));
-            }
-            filter.instance_id = Some(id);
-        }
-        None => require(
-            Some(&session.caller),
-            Permission::AuditView,
-            Scope::Tenant(tenant.id),
-        )?,
+    may_read(&state, &session, &tenant, instance_id.as_deref()).await?;
+    if instance_id.is_some() {
+        filter.instance_id = instance_id;
     }
     let filter = filter.validated()?;
     super::catalog::check_filter(&state, tenant.id, &filter).await?;

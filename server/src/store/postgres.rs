@@ -321,6 +321,11 @@ fn ts_query(text: &str) -> Option<String> {
     }
 }
 
+/// A listing's free words as a `tsquery`, if it has any.
+fn search_of(query: &EntryQuery) -> Option<String> {
+    query.filter.query().text().and_then(|q| ts_query(&q))
+}
+
 /// `FROM … WHERE …` of a listing (after the caller's `SELECT`).
 fn push_from_where(qb: &mut QueryBuilder<'_, Db>, query: &EntryQuery, ts: Option<&str>) {
     qb.push(format!(" FROM entries e{LINK_JOINS} WHERE 1 = 1"));
@@ -367,7 +372,7 @@ impl_store!(PgStore, {
 
     async fn list(&self, query: &EntryQuery) -> Result<Vec<Entry>, StoreError> {
         let query = &resolved(&self.pool, query).await?;
-        let ts = query.filter.query().text().and_then(|q| ts_query(&q));
+        let ts = search_of(query);
         let by_seq = !(query.page_by_id || query.tenant_id.is_none());
         let timeframe = match by_seq && ts.is_none() {
             true => self.timeframe(query).await?,
@@ -395,14 +400,9 @@ impl_store!(PgStore, {
 
     async fn count(&self, query: &EntryQuery, cap: u64) -> Result<(u64, bool), StoreError> {
         let query = &resolved(&self.pool, query).await?;
-        let ts = query.filter.query().text().and_then(|q| ts_query(&q));
-        let unpaged = EntryQuery {
-            cursor: None,
-            id_cursor: None,
-            ..query.clone()
-        };
+        let ts = search_of(query);
         let mut qb = QueryBuilder::<Db>::new("SELECT count(*) FROM (SELECT 1");
-        push_from_where(&mut qb, &unpaged, ts.as_deref());
+        push_from_where(&mut qb, &unpaged(query.clone()), ts.as_deref());
         capped_count(&self.pool, qb, cap).await
     }
 
@@ -413,12 +413,8 @@ impl_store!(PgStore, {
         bucket: i64,
     ) -> Result<Vec<(i64, u64)>, StoreError> {
         let query = &unpaged(resolved(&self.pool, query).await?);
-        let ts = query.filter.query().text().and_then(|q| ts_query(&q));
-        let mut qb = QueryBuilder::<Db>::new("SELECT (e.occurred_at - ");
-        qb.push_bind(from)
-            .push(") / ")
-            .push_bind(bucket.max(1))
-            .push(" AS b, count(*) AS n");
+        let ts = search_of(query);
+        let mut qb = histogram_select(from, bucket);
         push_from_where(&mut qb, query, ts.as_deref());
         push_span(&mut qb, from, to);
         histogram_rows(&self.pool, qb).await
@@ -430,7 +426,7 @@ impl_store!(PgStore, {
         limit: u32,
     ) -> Result<Vec<FacetRow>, StoreError> {
         let query = &unpaged(resolved(&self.pool, query).await?);
-        let ts = query.filter.query().text().and_then(|q| ts_query(&q));
+        let ts = search_of(query);
         let mut qb = QueryBuilder::<Db>::new(format!("SELECT {FACET_COLUMNS}"));
         push_from_where(&mut qb, query, ts.as_deref());
         let key = if query.tenant_id.is_some() {

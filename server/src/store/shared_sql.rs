@@ -1103,6 +1103,16 @@ fn push_span(qb: &mut QueryBuilder<'_, Db>, from: i64, to: i64) {
         .push(" GROUP BY b");
 }
 
+/// A histogram's `SELECT`: each row's bucket, counted, from `from` in `bucket` ms.
+fn histogram_select<'a>(from: i64, bucket: i64) -> QueryBuilder<'a, Db> {
+    let mut qb = QueryBuilder::<Db>::new("SELECT (e.occurred_at - ");
+    qb.push_bind(from)
+        .push(") / ")
+        .push_bind(bucket.max(1))
+        .push(" AS b, count(*) AS n");
+    qb
+}
+
 async fn histogram_rows(
     pool: &DbPool,
     mut qb: QueryBuilder<'_, Db>,

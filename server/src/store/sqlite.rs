@@ -256,6 +256,15 @@ fn fts_query(text: &str, tenant: Option<Uuid>) -> Option<String> {
     })
 }
 
+/// A listing's free words as an FTS5 match, if it has any.
+fn search_of(query: &EntryQuery) -> Option<String> {
+    query
+        .filter
+        .query()
+        .text()
+        .and_then(|q| fts_query(&q, query.tenant_id))
+}
+
 /// `FROM … WHERE …` of a listing (after the caller's `SELECT`): the FTS join when
 /// searching, the tenant, the filters and the keyset cursor.
 fn push_from_where(
@@ -383,11 +392,7 @@ impl_store!(SqliteStore, {
 
     async fn list(&self, query: &EntryQuery) -> Result<Vec<Entry>, StoreError> {
         let query = &resolved(&self.pool, query).await?;
-        let fts = query
-            .filter
-            .query()
-            .text()
-            .and_then(|q| fts_query(&q, query.tenant_id));
+        let fts = search_of(query);
         let seq_bound = match (&fts, query.tenant_id, time_bounds(&query.filter)) {
             (None, Some(tenant), Some(range)) if !query.page_by_id => {
                 self.dense_range_head(tenant, range).await?
@@ -408,17 +413,8 @@ impl_store!(SqliteStore, {
     }
 
     async fn count(&self, query: &EntryQuery, cap: u64) -> Result<(u64, bool), StoreError> {
-        let query = &resolved(&self.pool, query).await?;
-        let fts = query
-            .filter
-            .query()
-            .text()
-            .and_then(|q| fts_query(&q, query.tenant_id));
-        let unpaged = EntryQuery {
-            cursor: None,
-            id_cursor: None,
-            ..query.clone()
-        };
+        let query = &unpaged(resolved(&self.pool, query).await?);
+        let fts = search_of(query);
         let search_only = FeedFilter {
             q: query.filter.q.clone(),
             ..FeedFilter::default()
@@ -434,7 +430,7 @@ impl_store!(SqliteStore, {
             }
             _ => {
                 let mut qb = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM (SELECT 1");
-                push_from_where(&mut qb, &unpaged, fts.as_deref(), None);
+                push_from_where(&mut qb, query, fts.as_deref(), None);
                 qb
             }
         };
@@ -448,16 +444,8 @@ impl_store!(SqliteStore, {
         bucket: i64,
     ) -> Result<Vec<(i64, u64)>, StoreError> {
         let query = &unpaged(resolved(&self.pool, query).await?);
-        let fts = query
-            .filter
-            .query()
-            .text()
-            .and_then(|q| fts_query(&q, query.tenant_id));
-        let mut qb = QueryBuilder::<Sqlite>::new("SELECT (e.occurred_at - ");
-        qb.push_bind(from)
-            .push(") / ")
-            .push_bind(bucket.max(1))
-            .push(" AS b, count(*) AS n");
+        let fts = search_of(query);
+        let mut qb = histogram_select(from, bucket);
         push_from_where(&mut qb, query, fts.as_deref(), None);
         push_span(&mut qb, from, to);
         histogram_rows(&self.pool, qb).await
@@ -469,11 +457,7 @@ impl_store!(SqliteStore, {
         limit: u32,
     ) -> Result<Vec<FacetRow>, StoreError> {
         let query = &unpaged(resolved(&self.pool, query).await?);
-        let fts = query
-            .filter
-            .query()
-            .text()
-            .and_then(|q| fts_query(&q, query.tenant_id));
+        let fts = search_of(query);
         let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {FACET_COLUMNS}"));
         push_from_where(&mut qb, query, fts.as_deref(), None);
         let key = match (&fts, query.tenant_id) {
