@@ -327,8 +327,17 @@ fn search_of(query: &EntryQuery) -> Option<String> {
 }
 
 /// `FROM … WHERE …` of a listing (after the caller's `SELECT`).
-fn push_from_where(qb: &mut QueryBuilder<'_, Db>, query: &EntryQuery, ts: Option<&str>) {
-    qb.push(format!(" FROM entries e{LINK_JOINS} WHERE 1 = 1"));
+fn push_from_where(
+    qb: &mut QueryBuilder<'_, Db>,
+    query: &EntryQuery,
+    ts: Option<&str>,
+    joins: Joins,
+) {
+    let links = match joins {
+        Joins::Links => LINK_JOINS,
+        Joins::None => "",
+    };
+    qb.push(format!(" FROM entries e{links} WHERE 1 = 1"));
     if let Some(ts) = ts {
         qb.push(" AND e.search @@ to_tsquery('simple', ")
             .push_bind(ts.to_owned())
@@ -382,7 +391,7 @@ impl_store!(PgStore, {
             return Ok(Vec::new());
         }
         let mut qb = QueryBuilder::<Db>::new(format!("SELECT {}", prefixed_columns()));
-        push_from_where(&mut qb, query, ts.as_deref());
+        push_from_where(&mut qb, query, ts.as_deref(), Joins::Links);
         let key = match timeframe {
             _ if !by_seq => "e.id",
             // A small timeframe is read through the time index and sorted.
@@ -402,7 +411,7 @@ impl_store!(PgStore, {
         let query = &resolved(&self.pool, query).await?;
         let ts = search_of(query);
         let mut qb = QueryBuilder::<Db>::new("SELECT count(*) FROM (SELECT 1");
-        push_from_where(&mut qb, &unpaged(query.clone()), ts.as_deref());
+        push_from_where(&mut qb, &unpaged(query.clone()), ts.as_deref(), Joins::None);
         capped_count(&self.pool, qb, cap).await
     }
 
@@ -415,7 +424,7 @@ impl_store!(PgStore, {
         let query = &unpaged(resolved(&self.pool, query).await?);
         let ts = search_of(query);
         let mut qb = histogram_select(from, bucket);
-        push_from_where(&mut qb, query, ts.as_deref());
+        push_from_where(&mut qb, query, ts.as_deref(), Joins::None);
         push_span(&mut qb, from, to);
         histogram_rows(&self.pool, qb).await
     }
@@ -428,7 +437,7 @@ impl_store!(PgStore, {
         let query = &unpaged(resolved(&self.pool, query).await?);
         let ts = search_of(query);
         let mut qb = QueryBuilder::<Db>::new(format!("SELECT {FACET_COLUMNS}"));
-        push_from_where(&mut qb, query, ts.as_deref());
+        push_from_where(&mut qb, query, ts.as_deref(), Joins::None);
         let key = if query.tenant_id.is_some() {
             "e.seq"
         } else {

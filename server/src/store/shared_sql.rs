@@ -20,6 +20,15 @@ const ENTRY_COLUMNS: &str = "id, tenant_id, seq, recorded_at, occurred_at, event
 const LINK_JOINS: &str = " LEFT JOIN chain_links c ON c.tenant_id = e.tenant_id AND c.seq = e.seq \
      LEFT JOIN chain_links p ON p.tenant_id = e.tenant_id AND p.seq = e.seq - 1";
 
+/// Whether a reader's `FROM` joins the chain links: a listing reads its entries'
+/// hashes from them; counts, histograms and samples do not (and must not pay for it:
+/// the planners keep such a `LEFT JOIN`).
+#[derive(Clone, Copy)]
+enum Joins {
+    Links,
+    None,
+}
+
 /// The chain columns [`LINK_JOINS`] adds to a listing.
 const LINK_COLUMNS: &str =
     "c.entry_digest AS link_digest, c.hash AS link_hash, p.hash AS prev_link_hash";

@@ -272,17 +272,22 @@ fn push_from_where(
     query: &EntryQuery,
     fts: Option<&str>,
     seq_bound: Option<i64>,
+    joins: Joins,
 ) {
+    let links = match joins {
+        Joins::Links => LINK_JOINS,
+        Joins::None => "",
+    };
     match fts {
         Some(m) => {
             qb.push(format!(
-                " FROM entries_fts f JOIN entries e ON e.rowid = f.rowid{LINK_JOINS} \
+                " FROM entries_fts f CROSS JOIN entries e ON e.rowid = f.rowid{links} \
                  WHERE entries_fts MATCH "
             ))
             .push_bind(m.to_owned());
         }
         None => {
-            qb.push(format!(" FROM entries e{LINK_JOINS} WHERE 1 = 1"));
+            qb.push(format!(" FROM entries e{links} WHERE 1 = 1"));
         }
     }
     if let Some(tenant_id) = query.tenant_id {
@@ -333,6 +338,21 @@ fn push_from_where(
 }
 
 impl SqliteStore {
+    /// Where a newest-first walk of a dense timeframe starts ([`Self::dense_range_head`]);
+    /// `None` for a search, the master view or a sparse timeframe.
+    async fn seq_bound(
+        &self,
+        query: &EntryQuery,
+        fts: Option<&str>,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(match (fts, query.tenant_id, time_bounds(&query.filter)) {
+            (None, Some(tenant), Some(range)) if !query.page_by_id => {
+                self.dense_range_head(tenant, range).await?
+            }
+            _ => None,
+        })
+    }
+
     /// For a timeframe holding many of the tenant's entries: the seq of the newest
     /// entry in it (0 when none), so a page can walk seq down from there. `None`
     /// when the range is small enough to read through the time index and sort.
@@ -393,17 +413,12 @@ impl_store!(SqliteStore, {
     async fn list(&self, query: &EntryQuery) -> Result<Vec<Entry>, StoreError> {
         let query = &resolved(&self.pool, query).await?;
         let fts = search_of(query);
-        let seq_bound = match (&fts, query.tenant_id, time_bounds(&query.filter)) {
-            (None, Some(tenant), Some(range)) if !query.page_by_id => {
-                self.dense_range_head(tenant, range).await?
-            }
-            _ => None,
-        };
+        let seq_bound = self.seq_bound(query, fts.as_deref()).await?;
         if seq_bound == Some(0) {
             return Ok(Vec::new());
         }
         let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {}", prefixed_columns()));
-        push_from_where(&mut qb, query, fts.as_deref(), seq_bound);
+        push_from_where(&mut qb, query, fts.as_deref(), seq_bound, Joins::Links);
         let key = match (&fts, query.page_by_id || query.tenant_id.is_none()) {
             (Some(_), _) => "f.rowid",
             (None, true) => "e.id",
@@ -430,7 +445,7 @@ impl_store!(SqliteStore, {
             }
             _ => {
                 let mut qb = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM (SELECT 1");
-                push_from_where(&mut qb, query, fts.as_deref(), None);
+                push_from_where(&mut qb, query, fts.as_deref(), None, Joins::None);
                 qb
             }
         };
@@ -446,7 +461,7 @@ impl_store!(SqliteStore, {
         let query = &unpaged(resolved(&self.pool, query).await?);
         let fts = search_of(query);
         let mut qb = histogram_select(from, bucket);
-        push_from_where(&mut qb, query, fts.as_deref(), None);
+        push_from_where(&mut qb, query, fts.as_deref(), None, Joins::None);
         push_span(&mut qb, from, to);
         histogram_rows(&self.pool, qb).await
     }
@@ -458,8 +473,10 @@ impl_store!(SqliteStore, {
     ) -> Result<Vec<FacetRow>, StoreError> {
         let query = &unpaged(resolved(&self.pool, query).await?);
         let fts = search_of(query);
+        // Newest first by seq, as a listing walks it (a dense timeframe from its head).
+        let seq_bound = self.seq_bound(query, fts.as_deref()).await?;
         let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {FACET_COLUMNS}"));
-        push_from_where(&mut qb, query, fts.as_deref(), None);
+        push_from_where(&mut qb, query, fts.as_deref(), seq_bound, Joins::None);
         let key = match (&fts, query.tenant_id) {
             (Some(_), _) => "f.rowid",
             (None, Some(_)) => "e.seq",
