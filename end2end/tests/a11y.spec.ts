@@ -22,6 +22,19 @@ test("the login page", async ({ page }) => {
   await expectNoSeriousViolations(page, "/login");
 });
 
+test("the public verification page and the set-password page", async ({ page }) => {
+  await login(page, OWNER);
+  const info = await call<{ verification_path: string }>(page, "integrity", {});
+  await page.context().clearCookies();
+  await page.goto(info.verification_path);
+  await expect(page.getByRole("heading", { name: "Verify an audit log" })).toBeVisible();
+  await settled(page);
+  await expectNoSeriousViolations(page, info.verification_path);
+  await page.goto("/set-password?token=not-a-token");
+  await settled(page);
+  await expectNoSeriousViolations(page, "/set-password");
+});
+
 test("an owner's pages", async ({ page }) => {
   await login(page, OWNER);
   const feed = await call<{ entries: { id: string }[] }>(page, "tenant_feed", { filter: {} });

@@ -850,3 +850,76 @@ async fn search_reaches_targets_and_changed_values_but_never_masked_ones() {
         "{summary}"
     );
 }
+
+/// The Actor filter offers the people who acted, the actors producers named and
+/// the tenant's API keys, most active first; never another tenant's.
+#[tokio::test]
+async fn the_actor_choices_hold_people_producers_actors_and_keys() {
+    let app = TestApp::new().await;
+    let key = app.key("northwind", &["write"]).await;
+    let (status, answer) = app
+        .post_events(
+            Some(&key),
+            json!({"events": [event(1), event(2)]}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let jane = app.login("jane@northwind.example").await;
+    let a = app
+        .call(Some(&jane), "actors", json!({"tenant": "northwind"}))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let choices: Vec<Value> = serde_json::from_str(&a.body).unwrap();
+    let label = |value: &str| {
+        choices
+            .iter()
+            .find(|c| c["value"] == value)
+            .map(|c| c["label"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        label("tech-17").as_deref(),
+        Some("Ana Lima <ana@northwind.example>"),
+        "{choices:?}"
+    );
+    let keys = app
+        .store
+        .api_keys(app.tenant("northwind").await.id)
+        .await
+        .unwrap();
+    assert!(!keys.is_empty());
+    for k in &keys {
+        assert_eq!(
+            label(&k.id.to_string()),
+            Some(format!("{} (API key)", k.name)),
+            "{choices:?}"
+        );
+    }
+    let jane_id = app
+        .store
+        .user_by_email("jane@northwind.example")
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+        .to_string();
+    assert!(label(&jane_id).is_some(), "{choices:?}");
+    assert!(choices
+        .iter()
+        .all(|c| c["field"] == "actor" && c["value"] != "system"));
+    let counts: Vec<u64> = choices
+        .iter()
+        .map(|c| c["count"].as_u64().unwrap())
+        .collect();
+    assert!(
+        counts.windows(2).all(|w| w[0] >= w[1]),
+        "most active first: {counts:?}"
+    );
+    // Harbor's people are Harbor's.
+    let harbor_owner = app
+        .store
+        .user_by_email("olivia@harbor.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(label(&harbor_owner.id.to_string()).is_none());
+}
