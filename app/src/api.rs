@@ -438,9 +438,10 @@ pub async fn get_entry(id: Uuid) -> Result<EntryDetail, AppError> {
     crate::ssr::feeds::entry(id).await
 }
 
+/// The tenant's users (its owners and admins; a super admin names the tenant, to read).
 #[server(prefix = "/api", endpoint = "users", input = Json)]
-pub async fn users() -> Result<Vec<UserView>, AppError> {
-    crate::ssr::admin::users().await
+pub async fn users(tenant: Option<String>) -> Result<Vec<UserView>, AppError> {
+    crate::ssr::admin::users(tenant).await
 }
 
 #[server(prefix = "/api", endpoint = "create_user", input = Json)]
@@ -499,8 +500,8 @@ pub async fn set_catalog_pack(
 }
 
 #[server(prefix = "/api", endpoint = "api_keys", input = Json)]
-pub async fn api_keys() -> Result<Vec<ApiKeyView>, AppError> {
-    crate::ssr::admin::api_keys().await
+pub async fn api_keys(tenant: Option<String>) -> Result<Vec<ApiKeyView>, AppError> {
+    crate::ssr::admin::api_keys(tenant).await
 }
 
 #[server(prefix = "/api", endpoint = "create_api_key", input = Json)]
@@ -528,8 +529,8 @@ pub struct SensitiveFieldList {
 }
 
 #[server(prefix = "/api", endpoint = "sensitive_fields", input = Json)]
-pub async fn sensitive_fields() -> Result<SensitiveFieldList, AppError> {
-    crate::ssr::admin::sensitive_fields().await
+pub async fn sensitive_fields(tenant: Option<String>) -> Result<SensitiveFieldList, AppError> {
+    crate::ssr::admin::sensitive_fields(tenant).await
 }
 
 /// Replaces the tenant's additions (owners only); audited as `tenant.settings_changed`.
@@ -630,8 +631,8 @@ pub struct PurgeOutcome {
 
 /// The tenant's retention in days (`None`: unlimited). Admins and owners.
 #[server(prefix = "/api", endpoint = "retention_setting", input = Json)]
-pub async fn retention_setting() -> Result<Option<u32>, AppError> {
-    crate::ssr::retention::retention_setting().await
+pub async fn retention_setting(tenant: Option<String>) -> Result<Option<u32>, AppError> {
+    crate::ssr::retention::retention_setting(tenant).await
 }
 
 /// Owners choose 30, 90 or 365 days or unlimited; audited as `tenant.settings_changed`.

@@ -74,7 +74,7 @@ test("a member's and a super admin's pages", async ({ page }) => {
   }
   await page.context().clearCookies();
   await login(page, SUPER_ADMIN);
-  for (const path of ["/master", "/instances", "/instances?tenant=northwind", "/audit?tenant=harbor"]) {
+  for (const path of ["/master", "/instances", "/instances?tenant=northwind", "/audit?tenant=harbor", "/admin?tenant=northwind"]) {
     await page.goto(path);
     await settled(page);
     await expectNoSeriousViolations(page, `super admin ${path}`);

@@ -357,3 +357,19 @@ test("reading the feed is recorded, so an owner sees who looked", async ({ page 
   await expect(marco.first()).toBeVisible();
   await expect(marco.first().locator(".description")).toHaveText("Viewed the tenant feed, filtered");
 });
+
+test("a super admin chooses a tenant on the administration page and reads it without forms", async ({ page }) => {
+  await login(page, SUPER_ADMIN);
+  await page.goto("/admin");
+  await expect(page.locator(".state-empty")).toContainText("Choose a tenant");
+  await page.getByLabel("Tenant", { exact: true }).selectOption("harbor");
+  await expect(page).toHaveURL(/\/admin\?tenant=harbor$/);
+  await expect(page.locator("table.users tr[data-email='olivia@harbor.example']")).toBeVisible();
+  await expect(page.locator("table.users")).not.toContainText("northwind.example");
+  await expect(page.locator("table.keys")).toBeVisible();
+  await expect(page.locator(".retention")).toContainText("kept");
+  // Read only: no form, no role select, no remove button.
+  await expect(page.locator("section.admin form")).toHaveCount(0);
+  await expect(page.locator("table.users select")).toHaveCount(0);
+  await expect(page.getByRole("button", { name: /Remove|Revoke/ })).toHaveCount(0);
+});

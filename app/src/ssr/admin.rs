@@ -33,6 +33,26 @@ pub(crate) async fn managing(state: &AppState) -> Result<(Session, Uuid), AppErr
     Ok((session, tenant))
 }
 
+/// The tenant whose administration the caller reads: the one named (a super admin
+/// any, others only their own), else their own (as [`managing`]). Platform accounts read a tenant's settings but
+/// change none of them: every change goes through [`managing`].
+pub(crate) async fn reading(state: &AppState, tenant: Option<String>) -> Result<Uuid, AppError> {
+    let session = require_session(state).await?;
+    match tenant.filter(|t| !t.is_empty()) {
+        // Only a super admin may name another tenant than their own (others: 404).
+        Some(slug) => {
+            let t = super::feeds::target_tenant(state, &session, Some(&slug)).await?;
+            require(
+                Some(&session.caller),
+                Permission::ManageAccess,
+                Scope::Tenant(t.id),
+            )?;
+            Ok(t.id)
+        }
+        _ => managing(state).await.map(|(_, t)| t),
+    }
+}
+
 /// A user of the caller's tenant (others answer 404).
 async fn load_user(state: &AppState, tenant: Uuid, id: Uuid) -> Result<UserRecord, AppError> {
     state
@@ -71,9 +91,9 @@ async fn view(state: &AppState, u: UserRecord) -> Result<UserView, AppError> {
     })
 }
 
-pub async fn users() -> Result<Vec<UserView>, AppError> {
+pub async fn users(tenant: Option<String>) -> Result<Vec<UserView>, AppError> {
     let state = state()?;
-    let (_, tenant) = managing(&state).await?;
+    let tenant = reading(&state, tenant).await?;
     let mut out = Vec::new();
     for u in state.store.users_of(tenant).await? {
         out.push(view(&state, u).await?);
@@ -292,9 +312,9 @@ fn key_view(k: ApiKeyRecord) -> ApiKeyView {
     }
 }
 
-pub async fn api_keys() -> Result<Vec<ApiKeyView>, AppError> {
+pub async fn api_keys(tenant: Option<String>) -> Result<Vec<ApiKeyView>, AppError> {
     let state = state()?;
-    let (_, tenant) = managing(&state).await?;
+    let tenant = reading(&state, tenant).await?;
     Ok(state
         .store
         .api_keys(tenant)
@@ -478,9 +498,9 @@ async fn sensitive_view(state: &AppState, tenant: Uuid) -> Result<SensitiveField
     })
 }
 
-pub async fn sensitive_fields() -> Result<SensitiveFieldList, AppError> {
+pub async fn sensitive_fields(tenant: Option<String>) -> Result<SensitiveFieldList, AppError> {
     let state = state()?;
-    let (_, tenant) = managing(&state).await?;
+    let tenant = reading(&state, tenant).await?;
     sensitive_view(&state, tenant).await
 }
 

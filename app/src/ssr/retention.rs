@@ -153,9 +153,9 @@ pub async fn purge_due(state: &AppState) -> Result<super::RoundReport, AppError>
     .await
 }
 
-pub async fn retention_setting() -> Result<Option<u32>, AppError> {
+pub async fn retention_setting(tenant: Option<String>) -> Result<Option<u32>, AppError> {
     let state = state()?;
-    let (_, tenant) = super::admin::managing(&state).await?;
+    let tenant = super::admin::reading(&state, tenant).await?;
     Ok(state.store.retention_days(tenant).await?)
 }
 

@@ -13,6 +13,83 @@ use leptos::task::spawn_local;
 #[component]
 pub fn AdminPage() -> impl IntoView {
     super::set_title("Administration");
+    let auth = expect_context::<super::Auth>();
+    let super_admin = Memo::new(move |_| auth.0.get().flatten().is_some_and(|me| me.super_admin));
+    view! {
+        <Show when=move || super_admin.get() fallback=|| view! { <TenantAdministration/> }>
+            <PlatformReading/>
+        </Show>
+    }
+}
+
+/// A super admin's view of a tenant's administration: chosen in the URL
+/// (`?tenant=slug`), read only (its owners and admins change it).
+#[component]
+fn PlatformReading() -> impl IntoView {
+    let view_query = super::filters::use_view_query();
+    let tenant = Memo::new(move |_| view_query.read().get("tenant").map(str::to_owned));
+    let data = LocalResource::new(move || {
+        let t = tenant.get();
+        async move {
+            let Some(t) = t else { return Ok(None) };
+            let people = users(Some(t.clone())).await?;
+            let keys = api_keys(Some(t.clone())).await?;
+            let fields = sensitive_fields(Some(t.clone())).await?;
+            let days = retention_setting(Some(t)).await?;
+            Ok::<_, AppError>(Some((people, keys, fields, days)))
+        }
+    });
+    view! {
+        <section class="admin">
+            <h1>"Administration"</h1>
+            <super::feed::TenantChooser path="/admin" chosen=tenant/>
+            <p class="hint">"Platform accounts read a tenant's administration here; its owners and admins change it."</p>
+            <Suspense fallback=|| view! { <p class="state" role="status">"Loading…"</p> }>
+                {move || data.get().map(|r| match r {
+                    Err(e) => view! { <ErrorState error=e/> }.into_any(),
+                    Ok(None) => view! { <p class="state state-empty">"Choose a tenant to read its users, API keys and settings."</p> }.into_any(),
+                    Ok(Some((people, keys, fields, days))) => view! {
+                        <h2>"Users"</h2>
+                        <table class="users">
+                            <thead><tr><th>"User"</th><th>"Role"</th><th>"Instance access (members)"</th></tr></thead>
+                            <tbody>
+                                {people.into_iter().filter(|u| !u.removed).map(|u| view! {
+                                    <tr data-email=u.email.clone()>
+                                        <td>{u.name.clone().unwrap_or_default()}" "<span class="muted">{u.email.clone()}</span></td>
+                                        <td>{u.role.map(|r| r.as_str()).unwrap_or("member")}</td>
+                                        <td>{u.grants.join(", ")}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        <h2>"API keys"</h2>
+                        <table class="keys">
+                            <thead><tr><th>"Name"</th><th>"Prefix"</th><th>"Scopes"</th><th>"State"</th></tr></thead>
+                            <tbody>
+                                {keys.into_iter().map(|k| view! {
+                                    <tr>
+                                        <td>{super::visible(&k.name)}</td>
+                                        <td><code>{k.prefix.clone()}</code></td>
+                                        <td>{k.scopes.join(", ")}</td>
+                                        <td>{if k.revoked { "revoked" } else { "active" }}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        <h2>"Sensitive fields"</h2>
+                        <p>{if fields.tenant.is_empty() { "The built-in list only.".to_owned() } else { format!("Beyond the built-in list: {}", fields.tenant.join(", ")) }}</p>
+                        <h2>"Retention"</h2>
+                        <p class="retention">{match days { Some(d) => format!("Content is kept {d} days."), None => "Content is kept without limit.".to_owned() }}</p>
+                    }.into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// Administration of the caller's own tenant (owners and admins).
+#[component]
+fn TenantAdministration() -> impl IntoView {
     // Bumped after every change, so the lists reload.
     let version = RwSignal::new(0u32);
     let notice = RwSignal::new(None::<Result<String, String>>);
@@ -22,7 +99,7 @@ pub fn AdminPage() -> impl IntoView {
     });
     let people = LocalResource::new(move || {
         version.track();
-        users()
+        users(None)
     });
     let fleet = LocalResource::new(move || {
         version.track();
@@ -209,12 +286,12 @@ fn NewUserForm(report: Callback<Result<String, AppError>>) -> impl IntoView {
 fn ApiKeys(version: RwSignal<u32>, report: Callback<Result<String, AppError>>) -> impl IntoView {
     let keys = LocalResource::new(move || {
         version.track();
-        api_keys()
+        api_keys(None)
     });
     // Who a key can be moved to, so it outlives its creator's removal.
     let people = LocalResource::new(move || {
         version.track();
-        users()
+        users(None)
     });
     let name = RwSignal::new(String::new());
     let write = RwSignal::new(true);
@@ -334,7 +411,7 @@ fn SensitiveFieldsForm(
 ) -> impl IntoView {
     let current = LocalResource::new(move || {
         version.track();
-        sensitive_fields()
+        sensitive_fields(None)
     });
     let text = RwSignal::new(String::new());
     Effect::new(move |_| {
@@ -379,7 +456,7 @@ fn RetentionForm(
 ) -> impl IntoView {
     let current = LocalResource::new(move || {
         version.track();
-        retention_setting()
+        retention_setting(None)
     });
     let choice = RwSignal::new(String::new());
     Effect::new(move |_| {

@@ -241,7 +241,7 @@ fn Feed(source: Memo<Source>, title: &'static str, view_query: Memo<ViewQuery>) 
         let tenant_wide = matches!(source.get(), Source::Tenant { .. });
         async move {
             if tenant_wide {
-                crate::api::users().await.unwrap_or_default()
+                crate::api::users(None).await.unwrap_or_default()
             } else {
                 Vec::new()
             }

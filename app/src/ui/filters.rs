@@ -473,7 +473,7 @@ pub fn FilterBar(
     let set = url_setter(path, view_query);
     let value =
         move |key: &'static str| move || view_query.read().get(key).unwrap_or_default().to_owned();
-    let people = LocalResource::new(users);
+    let people = LocalResource::new(|| users(None));
     // People, producers' actors and API keys that appear in the log.
     let acting = LocalResource::new(move || {
         let tenant = view_query.read().get("tenant").map(str::to_owned);

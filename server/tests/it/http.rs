@@ -304,6 +304,30 @@ async fn the_allow_deny_matrix_over_every_server_function() {
             [401, 403, 403, 200, 200, 200, 400],
         ),
         (
+            "users",
+            Target::Nothing,
+            json!({"tenant": "northwind"}),
+            [401, 403, 403, 200, 200, 404, 200],
+        ),
+        (
+            "api_keys",
+            Target::Nothing,
+            json!({"tenant": "northwind"}),
+            [401, 403, 403, 200, 200, 404, 200],
+        ),
+        (
+            "sensitive_fields",
+            Target::Nothing,
+            json!({"tenant": "northwind"}),
+            [401, 403, 403, 200, 200, 404, 200],
+        ),
+        (
+            "retention_setting",
+            Target::Nothing,
+            json!({"tenant": "northwind"}),
+            [401, 403, 403, 200, 200, 404, 200],
+        ),
+        (
             "create_user",
             Target::Nothing,
             json!({"email": "NEW", "name": "New Person", "role": "member"}),
