@@ -182,15 +182,21 @@ async fn may_read(
     Ok(())
 }
 
-/// Every tenant, for a super admin to choose one (the platform's own included).
-pub async fn tenants() -> Result<Vec<(String, String)>, AppError> {
-    let state = state()?;
-    let session = require_session(&state).await?;
+/// The session of a super admin, who reads across tenants; anyone else is refused.
+async fn platform_session(state: &AppState) -> Result<Session, AppError> {
+    let session = require_session(state).await?;
     require(
         Some(&session.caller),
         Permission::AuditView,
         Scope::Platform,
     )?;
+    Ok(session)
+}
+
+/// Every tenant, for a super admin to choose one (the platform's own included).
+pub async fn tenants() -> Result<Vec<(String, String)>, AppError> {
+    let state = state()?;
+    platform_session(&state).await?;
     Ok(state
         .store
         .tenants()
@@ -231,12 +237,7 @@ pub async fn master_feed(
     page_size: u32,
 ) -> Result<MasterPage, AppError> {
     let state = state()?;
-    let session = require_session(&state).await?;
-    require(
-        Some(&session.caller),
-        Permission::AuditView,
-        Scope::Platform,
-    )?;
+    let session = platform_session(&state).await?;
     if !MASTER_PAGE_SIZES.contains(&page_size) {
         return Err(AppError::BadRequest(format!(
             "page size must be one of {MASTER_PAGE_SIZES:?}"
