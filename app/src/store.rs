@@ -404,6 +404,11 @@ pub trait Store: Send + Sync + 'static {
     /// database, so several servers run the checkpoint and purge rounds once.
     async fn claim_round(&self, job: &str, round: i64) -> Result<bool, StoreError>;
 
+    /// Forgets the claimed rounds below `round` of the jobs whose names start with
+    /// `prefix` (rounds that can no longer be claimed, such as past hours); answers
+    /// how many.
+    async fn forget_rounds(&self, prefix: &str, round: i64) -> Result<u64, StoreError>;
+
     /// Login throttling shared by every server on the database. Under one lock:
     /// counts the attempts recorded under each key since `since`, asks `rules`, and
     /// when they allow it records this attempt (`attempt_id`) under every key.

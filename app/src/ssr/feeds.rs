@@ -122,6 +122,8 @@ async fn record_view(
     {
         return Ok(());
     }
+    // Claims of hours gone by can never be claimed again: they go.
+    state.store.forget_rounds("viewed:", hour).await?;
     let filtered = filter != &FeedFilter::default();
     for log in logs {
         let entry = crate::entry::NewEntry::new(

@@ -1499,6 +1499,18 @@ async fn claim_round(pool: &DbPool, job: &str, round: i64, now: i64) -> Result<b
     Ok(done.rows_affected() == 1)
 }
 
+/// Deletes the rounds below `round` of the jobs named `prefix…` (the table holds a
+/// few hours of claims: a scan).
+async fn forget_rounds(pool: &DbPool, prefix: &str, round: i64) -> Result<u64, StoreError> {
+    let done = sqlx::query("DELETE FROM job_rounds WHERE job LIKE $1 ESCAPE '\\' AND round < $2")
+        .bind(format!("{}%", like_literal(prefix)))
+        .bind(round)
+        .execute(pool)
+        .await
+        .map_err(internal)?;
+    Ok(done.rows_affected())
+}
+
 /// Counts, decides and records one login attempt (see `Store::login_attempt`),
 /// inside a transaction the caller serialized.
 async fn login_attempt_in(
@@ -1862,6 +1874,10 @@ macro_rules! impl_store {
 
             async fn claim_round(&self, job: &str, round: i64) -> Result<bool, StoreError> {
                 claim_round(&self.pool, job, round, self.clock.now().timestamp_millis()).await
+            }
+
+            async fn forget_rounds(&self, prefix: &str, round: i64) -> Result<u64, StoreError> {
+                forget_rounds(&self.pool, prefix, round).await
             }
 
             async fn begin(&self) -> Result<Box<dyn LogTx>, StoreError> {

@@ -649,9 +649,18 @@ async fn reading_the_log_is_recorded_once_per_session_view_and_hour() {
     let again = app.login(JANE).await;
     read(again, json!({})).await;
     assert_eq!(viewed(northwind.id).await.len(), 3);
+    let raw = app.dir.open(clock.clone()).await;
+    let claims = "SELECT count(*) FROM job_rounds WHERE job LIKE 'viewed:%'";
+    assert_eq!(
+        raw.scalar(claims).await,
+        3,
+        "one claim per reading recorded"
+    );
     clock.advance(Duration::minutes(61));
     read(jane.clone(), json!({})).await;
     assert_eq!(viewed(northwind.id).await.len(), 4);
+    // The past hour's claims are forgotten as the next hour's come.
+    assert_eq!(raw.scalar(claims).await, 1);
     // The master view, looking at one tenant: the platform's log and the tenant's.
     let root = app.login(server::demo::DEMO_SUPER_ADMIN).await;
     let platform = app.state.platform_tenant;
