@@ -190,6 +190,16 @@ impl FeedFilter {
         Ok(self)
     }
 
+    /// The timeframe the feed shows: `since`/`until` narrowed by the search's
+    /// `after:` (inclusive) and `before:` (exclusive).
+    pub fn timeframe(&self) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        let terms = self.query();
+        (
+            [self.since, terms.after()].into_iter().flatten().max(),
+            [self.until, terms.before()].into_iter().flatten().min(),
+        )
+    }
+
     /// The search as terms and free words. A search [`validated`](Self::validated)
     /// refused never reaches a store; were one to, its text is searched as words.
     pub fn query(&self) -> crate::query::Query {

@@ -394,15 +394,7 @@ pub async fn summarize(
     query: &EntryQuery,
 ) -> Result<crate::api::ViewSummary, crate::store::StoreError> {
     let now = store.clock().now().timestamp_millis();
-    let terms = query.filter.query();
-    let since = [query.filter.since, terms.after()]
-        .into_iter()
-        .flatten()
-        .max();
-    let until = [query.filter.until, terms.before()]
-        .into_iter()
-        .flatten()
-        .min();
+    let (since, until) = query.filter.timeframe();
     let from = match since {
         Some(t) => t.timestamp_millis(),
         None => store
@@ -425,23 +417,11 @@ pub async fn summarize(
     }
     let sample = store.facet_sample(query, crate::api::FACET_SAMPLE).await?;
     let mut facets = Vec::new();
-    let mut top =
-        |field: &str, keyed: Vec<(String, String)>| {
-            let mut tally: HashMap<String, (String, u64)> = HashMap::new();
-            for (value, label) in keyed {
-                tally.entry(value).or_insert((label, 0)).1 += 1;
-            }
-            let mut all: Vec<_> = tally.into_iter().collect();
-            all.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then_with(|| a.0.cmp(&b.0)));
-            facets.extend(all.into_iter().take(5).map(|(value, (label, count))| {
-                crate::api::Facet {
-                    field: field.to_owned(),
-                    value,
-                    label,
-                    count,
-                }
-            }));
-        };
+    let mut top = |field: &str, keyed: Vec<(String, String)>| {
+        let mut all = tally(field, keyed);
+        all.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+        facets.extend(all.into_iter().take(5));
+    };
     top(
         "actor",
         sample
@@ -481,17 +461,31 @@ pub async fn summarize(
     })
 }
 
+/// How often each `(value, label)` occurs, as facets of `field` (the first label
+/// seen names a value), in no order.
+fn tally(field: &str, keyed: impl IntoIterator<Item = (String, String)>) -> Vec<crate::api::Facet> {
+    let mut counts: HashMap<String, (String, u64)> = HashMap::new();
+    for (value, label) in keyed {
+        counts.entry(value).or_insert((label, 0)).1 += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(value, (label, count))| crate::api::Facet {
+            field: field.to_owned(),
+            value,
+            label,
+            count,
+        })
+        .collect()
+}
+
 /// The actors of the tenant's newest entries (by how often they act) and its API
 /// keys, as filter choices (`field` is `actor`).
 pub async fn actors(tenant: Option<String>) -> Result<Vec<crate::api::Facet>, AppError> {
     let state = state()?;
     let session = require_session(&state).await?;
     let tenant = target_tenant(&state, &session, tenant.as_deref()).await?;
-    require(
-        Some(&session.caller),
-        Permission::AuditView,
-        Scope::Tenant(tenant.id),
-    )?;
+    may_read(&state, &session, &tenant, None).await?;
     let query = EntryQuery {
         tenant_id: Some(tenant.id),
         ..EntryQuery::default()
@@ -500,29 +494,25 @@ pub async fn actors(tenant: Option<String>) -> Result<Vec<crate::api::Facet>, Ap
         .store
         .facet_sample(&query, crate::api::FACET_SAMPLE)
         .await?;
-    let mut tally: HashMap<String, (String, u64)> = HashMap::new();
-    for r in sample.iter().filter(|r| r.actor_kind != "system") {
-        if let Some(id) = &r.actor_id {
-            tally
-                .entry(id.clone())
-                .or_insert_with(|| (r.actor_label.clone(), 0))
-                .1 += 1;
+    let mut all = tally(
+        "actor",
+        sample
+            .iter()
+            .filter(|r| r.actor_kind != "system")
+            .filter_map(|r| Some((r.actor_id.clone()?, r.actor_label.clone()))),
+    );
+    // Keys that wrote nothing lately are choices too.
+    for key in state.store.api_keys(tenant.id).await? {
+        let value = key.id.to_string();
+        if !all.iter().any(|f| f.value == value) {
+            all.push(crate::api::Facet {
+                field: "actor".to_owned(),
+                value,
+                label: format!("{} (API key)", key.name),
+                count: 0,
+            });
         }
     }
-    for key in state.store.api_keys(tenant.id).await? {
-        tally
-            .entry(key.id.to_string())
-            .or_insert_with(|| (format!("{} (API key)", key.name), 0));
-    }
-    let mut all: Vec<_> = tally.into_iter().collect();
-    all.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then_with(|| a.1 .0.cmp(&b.1 .0)));
-    Ok(all
-        .into_iter()
-        .map(|(value, (label, count))| crate::api::Facet {
-            field: "actor".to_owned(),
-            value,
-            label,
-            count,
-        })
-        .collect())
+    all.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
+    Ok(all)
 }

@@ -1251,14 +1251,8 @@ async fn capped_count(
 /// whatever the caller passed.
 async fn resolved(pool: &DbPool, query: &EntryQuery) -> Result<EntryQuery, StoreError> {
     // The search's after: and before: narrow the timeframe.
-    let terms = query.filter.query();
     let mut filter = query.filter.clone();
-    if let Some(after) = terms.after() {
-        filter.since = Some(filter.since.map_or(after, |s| s.max(after)));
-    }
-    if let Some(before) = terms.before() {
-        filter.until = Some(filter.until.map_or(before, |u| u.min(before)));
-    }
+    (filter.since, filter.until) = query.filter.timeframe();
     Ok(EntryQuery {
         other_targets: names_other_targets(pool, query).await?,
         filter,
